@@ -1,0 +1,194 @@
+// Package config reads a function's settings from the environment once, at cold start, into typed values.
+// Load validates everything and returns one error naming each missing or bad variable, so a misconfigured
+// function fails on its first start with a message that says what to fix.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything a function reads from its environment. The defaults suit the local services.
+type Config struct {
+	Function string     // FUNCTION_NAME, else AWS_LAMBDA_FUNCTION_NAME, else "corral"
+	LogLevel slog.Level // LOG_LEVEL: debug, info (default), warn, error
+
+	DatabaseURL     string // DATABASE_URL: the application role (default postgres://corral_app@127.0.0.1:5432/corral)
+	DatabaseReadURL string // DATABASE_READ_URL: optional replica for read-only routes
+	DatabaseMaxConn int32  // DATABASE_MAX_CONNS: pool size per instance (default 2: one Lambda serves one request at a time)
+
+	RedisURL string // REDIS_URL (default redis://127.0.0.1:6379/0)
+
+	JWT JWT
+
+	CORSAllowedOrigins []string      // CORS_ALLOWED_ORIGINS: comma-separated; empty means no CORS headers
+	MaxBodyBytes       int64         // MAX_BODY_BYTES (default 1 MiB)
+	CursorSecret       []byte        // CURSOR_SECRET: HMAC key for pagination cursors, at least 32 bytes
+	IdempotencyTTL     time.Duration // IDEMPOTENCY_TTL (default 24h)
+	IdempotencyStore   string        // IDEMPOTENCY_STORE: postgres (default) or dynamodb
+	RateLimitOverrides string        // RATE_LIMIT_OVERRIDES: JSON, see ratelimit.ParseOverrides
+	MetricsNamespace   string        // METRICS_NAMESPACE (default Corral)
+}
+
+// JWT configures token verification. At least one key source must be set.
+type JWT struct {
+	Issuer             string        // JWT_ISSUER: required iss
+	Audience           string        // JWT_AUDIENCE: required aud
+	JWKSURL            string        // JWT_JWKS_URL: keys fetched and cached
+	PublicKey          string        // JWT_PUBLIC_KEY: a PEM public key or a JWK / JWKS JSON document
+	HS256Secret        string        // JWT_HS256_SECRET: Supabase legacy shared secret
+	TenantClaim        string        // JWT_TENANT_CLAIM: dotted path of the tenant claim (default tenant_id)
+	Leeway             time.Duration // JWT_LEEWAY (default 30s)
+	TrustGatewayClaims bool          // AUTH_TRUST_GATEWAY_CLAIMS: accept claims an API Gateway JWT authorizer verified
+}
+
+// Load reads the configuration through getenv (os.Getenv in main, a map in tests).
+func Load(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	c := Config{
+		Function:        r.str("FUNCTION_NAME", r.str("AWS_LAMBDA_FUNCTION_NAME", "corral")),
+		LogLevel:        r.level("LOG_LEVEL", slog.LevelInfo),
+		DatabaseURL:     r.url("DATABASE_URL", "postgres://corral_app@127.0.0.1:5432/corral?sslmode=disable"),
+		DatabaseReadURL: r.url("DATABASE_READ_URL", ""),
+		DatabaseMaxConn: int32(r.int("DATABASE_MAX_CONNS", 2, 1, 1000)),
+		RedisURL:        r.url("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		JWT: JWT{
+			Issuer:             r.str("JWT_ISSUER", ""),
+			Audience:           r.str("JWT_AUDIENCE", ""),
+			JWKSURL:            r.url("JWT_JWKS_URL", ""),
+			PublicKey:          r.str("JWT_PUBLIC_KEY", ""),
+			HS256Secret:        r.str("JWT_HS256_SECRET", ""),
+			TenantClaim:        r.str("JWT_TENANT_CLAIM", "tenant_id"),
+			Leeway:             r.duration("JWT_LEEWAY", 30*time.Second),
+			TrustGatewayClaims: r.bool("AUTH_TRUST_GATEWAY_CLAIMS", false),
+		},
+		CORSAllowedOrigins: r.list("CORS_ALLOWED_ORIGINS"),
+		MaxBodyBytes:       int64(r.int("MAX_BODY_BYTES", 1<<20, 1, 6<<20)),
+		CursorSecret:       []byte(r.str("CURSOR_SECRET", "")),
+		IdempotencyTTL:     r.duration("IDEMPOTENCY_TTL", 24*time.Hour),
+		IdempotencyStore:   r.oneOf("IDEMPOTENCY_STORE", "postgres", "postgres", "dynamodb"),
+		RateLimitOverrides: r.str("RATE_LIMIT_OVERRIDES", ""),
+		MetricsNamespace:   r.str("METRICS_NAMESPACE", "Corral"),
+	}
+	if len(c.CursorSecret) < 32 {
+		r.fail("CURSOR_SECRET", "must be set to at least 32 bytes")
+	}
+	if c.JWT.Issuer == "" && !c.JWT.TrustGatewayClaims {
+		r.fail("JWT_ISSUER", "must be set")
+	}
+	if c.JWT.Audience == "" && !c.JWT.TrustGatewayClaims {
+		r.fail("JWT_AUDIENCE", "must be set")
+	}
+	if c.JWT.JWKSURL == "" && c.JWT.PublicKey == "" && c.JWT.HS256Secret == "" && !c.JWT.TrustGatewayClaims {
+		r.fail("JWT_JWKS_URL", "one of JWT_JWKS_URL, JWT_PUBLIC_KEY or JWT_HS256_SECRET must be set")
+	}
+	if s := c.JWT.HS256Secret; s != "" && len(s) < 32 {
+		r.fail("JWT_HS256_SECRET", "must be at least 32 bytes")
+	}
+	return c, errors.Join(r.errs...)
+}
+
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *reader) fail(name, reason string) {
+	r.errs = append(r.errs, fmt.Errorf("config: %s %s", name, reason))
+}
+
+func (r *reader) str(name, def string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) url(name, def string) string {
+	v := r.str(name, def)
+	if v == "" {
+		return ""
+	}
+	if u, err := url.Parse(v); err != nil || u.Scheme == "" || u.Host == "" {
+		r.fail(name, "must be an absolute URL")
+	}
+	return v
+}
+
+func (r *reader) int(name string, def, lo, hi int) int {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, fmt.Sprintf("must be a whole number from %d to %d, got %q", lo, hi, v))
+		return def
+	}
+	return n
+}
+
+func (r *reader) bool(name string, def bool) bool {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail(name, fmt.Sprintf("must be true or false, got %q", v))
+		return def
+	}
+	return b
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.fail(name, fmt.Sprintf("must be a positive duration such as 30s or 24h, got %q", v))
+		return def
+	}
+	return d
+}
+
+func (r *reader) level(name string, def slog.Level) slog.Level {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		r.fail(name, fmt.Sprintf("must be debug, info, warn or error, got %q", v))
+		return def
+	}
+	return l
+}
+
+func (r *reader) oneOf(name, def string, allowed ...string) string {
+	v := r.str(name, def)
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	r.fail(name, fmt.Sprintf("must be one of %s, got %q", strings.Join(allowed, ", "), v))
+	return def
+}
+
+func (r *reader) list(name string) []string {
+	var out []string
+	for _, s := range strings.Split(r.getenv(name), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

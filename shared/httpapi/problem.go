@@ -1,0 +1,77 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/rocker-app/corral/shared/logging"
+)
+
+// ProblemTypeBase prefixes every problem "type"; the code completes it.
+const ProblemTypeBase = "https://corral.rocker.app/problems/"
+
+// Problem is an RFC 9457 problem details body.
+type Problem struct {
+	Type      string         `json:"type"`
+	Title     string         `json:"title"`
+	Status    int            `json:"status"`
+	Detail    string         `json:"detail,omitempty"`
+	Instance  string         `json:"instance,omitempty"`
+	RequestID string         `json:"request_id,omitempty"`
+	Errors    []FieldProblem `json:"errors,omitempty"`
+}
+
+// WriteError answers with err as problem+json. Internal causes are logged with the request's logger and
+// never sent; the client gets the request id to quote.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	e := AsError(err)
+	status := Status(e.Code)
+	if status >= 500 {
+		logging.FromContext(r.Context()).LogAttrs(r.Context(), slog.LevelError, "request failed",
+			slog.String("code", string(e.Code)), slog.Any("error", err))
+	}
+	p := Problem{
+		Type:      ProblemTypeBase + string(e.Code),
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    e.Message,
+		Instance:  r.URL.Path,
+		RequestID: RequestID(r.Context()),
+		Errors:    e.Fields,
+	}
+	if e.RetryAfter > 0 {
+		secs := int64((e.RetryAfter + 999_999_999) / 1_000_000_000)
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
+	writeBody(w, status, "application/problem+json", p)
+}
+
+// WriteJSON encodes v into a buffer first, so an encoding failure can still become a 500, then writes it.
+func WriteJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		WriteError(w, r, Internal(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func writeBody(w http.ResponseWriter, status int, contentType string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil { // a Problem always marshals; keep a last resort anyway
+		b = []byte(`{"type":"` + ProblemTypeBase + `internal","title":"Internal Server Error","status":500}`)
+		status = http.StatusInternalServerError
+	}
+	b = append(b, '\n')
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
