@@ -14,13 +14,6 @@ func New(w io.Writer, level slog.Level, function string) *slog.Logger {
 	return slog.New(h).With(slog.String("function", function))
 }
 
-// ParseLevel maps "debug", "info", "warn" and "error" to a level; anything else is an error.
-func ParseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	err := l.UnmarshalText([]byte(s))
-	return l, err
-}
-
 type loggerKey struct{}
 
 // WithLogger returns a context carrying l.
