@@ -1,0 +1,185 @@
+// Package audit records security-relevant events (rate-limit violations, authentication failures, lockouts)
+// in the audit_events table, off the request path: Record only queues; a background loop writes batches.
+//
+// Delivery is best effort: when the queue is full an event is dropped and counted (Stats), and events still
+// queued when a Lambda instance is shut down are lost. A request never waits for, nor fails because of, the
+// audit log.
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Kinds of events written by the shared middleware.
+const (
+	KindRateLimited   = "rate_limit.exceeded"
+	KindRateLimitDown = "rate_limit.unavailable"
+	KindAuthFailed    = "auth.failed"
+)
+
+// Event is one audit row. TenantID and UserID may be empty for anonymous callers.
+type Event struct {
+	TenantID  string
+	UserID    string
+	Kind      string
+	IP        string
+	Route     string
+	RequestID string
+	Detail    map[string]any
+	At        time.Time
+}
+
+// Sink writes a batch of events that share one tenant ("" for none). It is the storage side of the Writer.
+type Sink interface {
+	WriteAudit(ctx context.Context, tenantID string, events []Event) error
+}
+
+// Stats counts what the Writer did since it started.
+type Stats struct {
+	Written, Dropped, Failed uint64
+}
+
+// Writer queues events and writes them in batches in the background.
+type Writer struct {
+	sink    Sink
+	log     *slog.Logger
+	queue   chan Event
+	flushRq chan chan struct{}
+	done    chan struct{}
+	stop    sync.Once
+
+	written, dropped, failed atomic.Uint64
+}
+
+// Defaults for the writer.
+const (
+	DefaultQueueSize = 1024
+	batchSize        = 100
+	writeTimeout     = 5 * time.Second
+)
+
+// NewWriter starts the background loop; call Close to stop it after a final flush.
+func NewWriter(sink Sink, log *slog.Logger, queueSize int) *Writer {
+	if queueSize <= 0 {
+		queueSize = DefaultQueueSize
+	}
+	w := &Writer{
+		sink:    sink,
+		log:     log,
+		queue:   make(chan Event, queueSize),
+		flushRq: make(chan chan struct{}),
+		done:    make(chan struct{}),
+	}
+	go w.loop()
+	return w
+}
+
+// Record queues e without blocking. When the queue is full the event is dropped and counted.
+func (w *Writer) Record(e Event) {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	select {
+	case w.queue <- e:
+	default:
+		w.dropped.Add(1)
+	}
+}
+
+// Flush waits until every event queued before the call has been written (or failed), or ctx ends.
+func (w *Writer) Flush(ctx context.Context) error {
+	ack := make(chan struct{})
+	select {
+	case w.flushRq <- ack:
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-ack:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close flushes and stops the loop. Record after Close drops events.
+func (w *Writer) Close(ctx context.Context) error {
+	err := w.Flush(ctx)
+	w.stop.Do(func() { close(w.done) })
+	return err
+}
+
+// Stats reports the counters.
+func (w *Writer) Stats() Stats {
+	return Stats{Written: w.written.Load(), Dropped: w.dropped.Load(), Failed: w.failed.Load()}
+}
+
+func (w *Writer) loop() {
+	batch := make([]Event, 0, batchSize)
+	for {
+		select {
+		case <-w.done:
+			return
+		case e := <-w.queue:
+			batch = append(batch[:0], e)
+			batch = w.drain(batch)
+			w.write(batch)
+		case ack := <-w.flushRq:
+			for len(w.queue) > 0 {
+				batch = w.drain(batch[:0])
+				w.write(batch)
+			}
+			close(ack)
+		}
+	}
+}
+
+func (w *Writer) drain(batch []Event) []Event {
+	for len(batch) < batchSize {
+		select {
+		case e := <-w.queue:
+			batch = append(batch, e)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (w *Writer) write(batch []Event) {
+	byTenant := map[string][]Event{}
+	for _, e := range batch {
+		byTenant[e.TenantID] = append(byTenant[e.TenantID], e)
+	}
+	for tenant, events := range byTenant {
+		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+		err := w.sink.WriteAudit(ctx, tenant, events)
+		cancel()
+		if err != nil {
+			w.failed.Add(uint64(len(events)))
+			w.log.LogAttrs(context.Background(), slog.LevelWarn, "audit write failed",
+				slog.Int("events", len(events)), slog.Any("error", err))
+			continue
+		}
+		w.written.Add(uint64(len(events)))
+	}
+}
+
+// DetailJSON encodes an event's detail for storage ("{}" when empty).
+func DetailJSON(d map[string]any) []byte {
+	if len(d) == 0 {
+		return []byte("{}")
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return []byte("{}")
+	}
+	return b
+}
