@@ -1,0 +1,116 @@
+// Package samtemplate reads template.yaml, the one place that declares every function, route, queue and
+// schedule, into the shapes the local runner and the tests need. It parses with goformation, so what it
+// accepts is what AWS SAM accepts.
+package samtemplate
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/awslabs/goformation/v7"
+	"github.com/awslabs/goformation/v7/cloudformation/serverless"
+)
+
+// Template is the part of template.yaml that Corral's tooling reads.
+type Template struct {
+	Functions []Function // sorted by Name
+}
+
+// Function is one AWS::Serverless::Function.
+type Function struct {
+	LogicalID string  // e.g. EntityLookupFunction
+	Name      string  // the directory name under functions/, e.g. entity-lookup
+	CodeURI   string  // e.g. functions/entity-lookup
+	Timeout   int     // seconds; 0 means the Globals' value
+	Routes    []Route // HttpApi events, sorted by path then method
+}
+
+// Route is one HttpApi event: an API Gateway route key.
+type Route struct {
+	Event  string // the event's name in the template
+	Method string // upper case; "ANY" matches every method
+	Path   string // e.g. /horses/{id}
+}
+
+// Key is the API Gateway route key, e.g. "GET /horses/{id}".
+func (r Route) Key() string { return r.Method + " " + r.Path }
+
+// Load parses the template at file.
+func Load(file string) (*Template, error) {
+	raw, err := goformation.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("samtemplate: %s: %w", file, err)
+	}
+	t := &Template{}
+	for id, f := range raw.GetAllServerlessFunctionResources() {
+		fn, err := function(id, f)
+		if err != nil {
+			return nil, fmt.Errorf("samtemplate: %s: %w", id, err)
+		}
+		t.Functions = append(t.Functions, fn)
+	}
+	sort.Slice(t.Functions, func(i, j int) bool { return t.Functions[i].Name < t.Functions[j].Name })
+	return t, nil
+}
+
+// Find locates template.yaml by walking up from dir, so tests in any package can load it.
+func Find(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, "template.yaml")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("samtemplate: no template.yaml above %s", dir)
+		}
+		dir = parent
+	}
+}
+
+// Function returns the function with the given directory name.
+func (t *Template) Function(name string) (Function, bool) {
+	i := slices.IndexFunc(t.Functions, func(f Function) bool { return f.Name == name })
+	if i < 0 {
+		return Function{}, false
+	}
+	return t.Functions[i], true
+}
+
+func function(id string, f *serverless.Function) (Function, error) {
+	if f.CodeUri == nil || f.CodeUri.String == nil {
+		return Function{}, fmt.Errorf("CodeUri must be a path such as functions/<name>")
+	}
+	uri := path.Clean(*f.CodeUri.String)
+	fn := Function{LogicalID: id, CodeURI: uri, Name: path.Base(uri)}
+	if f.Timeout != nil {
+		fn.Timeout = *f.Timeout
+	}
+	for name, ev := range f.Events {
+		if ev.Type != "HttpApi" || ev.Properties == nil || ev.Properties.HttpApiEvent == nil {
+			continue
+		}
+		h := ev.Properties.HttpApiEvent
+		if h.Method == nil || h.Path == nil {
+			return Function{}, fmt.Errorf("event %s: HttpApi events need Method and Path", name)
+		}
+		fn.Routes = append(fn.Routes, Route{Event: name, Method: strings.ToUpper(*h.Method), Path: *h.Path})
+	}
+	sort.Slice(fn.Routes, func(i, j int) bool {
+		a, b := fn.Routes[i], fn.Routes[j]
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		return a.Method < b.Method
+	})
+	return fn, nil
+}
