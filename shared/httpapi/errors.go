@@ -15,18 +15,18 @@ type Code string
 
 // The error codes. Their strings are part of the API: problem "type" URIs end with them.
 const (
-	CodeInvalid              Code = "invalid"               // malformed or failing validation: 400
-	CodeUnauthorized         Code = "unauthorized"          // no or bad credentials: 401
-	CodeForbidden            Code = "forbidden"             // authenticated, not allowed: 403
-	CodeNotFound             Code = "not-found"             // 404, also for other tenants' rows
-	CodeMethodNotAllowed     Code = "method-not-allowed"    // 405
-	CodeConflict             Code = "conflict"              // state conflict, or a duplicate in flight: 409
-	CodeTooLarge             Code = "too-large"             // body over the limit: 413
-	CodeUnsupportedMedia     Code = "unsupported-media"     // not JSON: 415
-	CodeUnprocessable        Code = "unprocessable"         // well-formed but refused, e.g. key reuse: 422
-	CodeRateLimited          Code = "rate-limited"          // 429
-	CodeUnavailable          Code = "unavailable"           // a dependency is down: 503
-	CodeInternal             Code = "internal"              // everything unexpected: 500
+	CodeInvalid              Code = "invalid"                  // malformed or failing validation: 400
+	CodeUnauthorized         Code = "unauthorized"             // no or bad credentials: 401
+	CodeForbidden            Code = "forbidden"                // authenticated, not allowed: 403
+	CodeNotFound             Code = "not-found"                // 404, also for other tenants' rows
+	CodeMethodNotAllowed     Code = "method-not-allowed"       // 405
+	CodeConflict             Code = "conflict"                 // state conflict, or a duplicate in flight: 409
+	CodeTooLarge             Code = "too-large"                // body over the limit: 413
+	CodeUnsupportedMedia     Code = "unsupported-media"        // not JSON: 415
+	CodeUnprocessable        Code = "unprocessable"            // well-formed but refused, e.g. key reuse: 422
+	CodeRateLimited          Code = "rate-limited"             // 429
+	CodeUnavailable          Code = "unavailable"              // a dependency is down: 503
+	CodeInternal             Code = "internal"                 // everything unexpected: 500
 	CodeIdempotencyKeyNeeded Code = "idempotency-key-required" // 400
 )
 

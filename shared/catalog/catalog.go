@@ -1,0 +1,37 @@
+// Package catalog is the composition root of every function: for each function named in template.yaml it
+// builds the route table from the shared dependencies, wiring domain handlers to their Postgres stores and
+// choosing each route's rate-limit policy and idempotency mode. functions/<name>/main.go, the local runner
+// and the tests all take their handlers from here.
+package catalog
+
+import (
+	"time"
+
+	"github.com/rocker-app/corral/shared/platform"
+	"github.com/rocker-app/corral/shared/ratelimit"
+)
+
+// HTTP returns the HTTP functions by name (the directory name under functions/).
+func HTTP() map[string]platform.HTTPFunction {
+	return map[string]platform.HTTPFunction{
+		"health":        Health,
+		"profiles":      Profiles,
+		"horses":        Horses,
+		"businesses":    Businesses,
+		"entity-lookup": EntityLookup,
+	}
+}
+
+// Default policies. Reads are generous, writes tighter, anonymous routes counted per client IP. Per-tenant
+// overrides come from RATE_LIMIT_OVERRIDES by policy name.
+func readPolicy(family string) ratelimit.Policy {
+	return ratelimit.Policy{Name: family + ".read", Rate: 300, Period: time.Minute, Burst: 60, Scope: ratelimit.ScopeUser}
+}
+
+func writePolicy(family string) ratelimit.Policy {
+	return ratelimit.Policy{Name: family + ".write", Rate: 60, Period: time.Minute, Burst: 20, Scope: ratelimit.ScopeUser}
+}
+
+func searchPolicy(family string) ratelimit.Policy {
+	return ratelimit.Policy{Name: family + ".search", Rate: 120, Period: time.Minute, Burst: 30, Scope: ratelimit.ScopeUser}
+}

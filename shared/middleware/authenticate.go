@@ -1,0 +1,90 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+
+	"github.com/rocker-app/corral/shared/audit"
+	"github.com/rocker-app/corral/shared/auth"
+	"github.com/rocker-app/corral/shared/httpapi"
+	"github.com/rocker-app/corral/shared/logging"
+)
+
+// TokenVerifier turns a bearer token, or the claims an API Gateway JWT authorizer already verified, into a
+// principal. *auth.Verifier implements it; errors wrap auth.ErrInvalidToken or auth.ErrNoTenant.
+type TokenVerifier interface {
+	Verify(ctx context.Context, token string) (auth.Principal, error)
+	FromGatewayClaims(claims map[string]string) (auth.Principal, error)
+}
+
+// AuditRecorder queues an audit event without blocking; *audit.Writer implements it.
+type AuditRecorder interface {
+	Record(audit.Event)
+}
+
+// Authenticate requires a caller: claims from API Gateway's JWT authorizer when trustGateway is set and the
+// request came through one, else an `Authorization: Bearer` token. No or a bad token is 401 problem+json
+// with WWW-Authenticate; a valid token without a tenant is 403. The principal goes into the context
+// (auth.FromContext) and the request logger gains tenant and user. Failures are audit events.
+func Authenticate(v TokenVerifier, trustGateway bool, rec AuditRecorder) Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, err := principalFor(r, v, trustGateway)
+			if err != nil {
+				refuse(w, r, err, rec)
+				return
+			}
+			ctx := auth.WithPrincipal(r.Context(), p)
+			if st := stateFrom(ctx); st != nil {
+				st.principal, st.authenticated = p, true
+			}
+			l := logging.FromContext(ctx).With(slog.String("tenant", p.TenantID), slog.String("user", p.UserID))
+			next.ServeHTTP(w, r.WithContext(logging.WithLogger(ctx, l)))
+		})
+	}
+}
+
+var errNoCredentials = errors.New("no bearer token")
+
+func principalFor(r *http.Request, v TokenVerifier, trustGateway bool) (auth.Principal, error) {
+	if trustGateway {
+		if gw, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok && gw.Authorizer != nil && gw.Authorizer.JWT != nil {
+			return v.FromGatewayClaims(gw.Authorizer.JWT.Claims)
+		}
+	}
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return auth.Principal{}, errNoCredentials
+	}
+	return v.Verify(r.Context(), strings.TrimSpace(token))
+}
+
+func refuse(w http.ResponseWriter, r *http.Request, err error, rec AuditRecorder) {
+	var e *httpapi.Error
+	switch {
+	case errors.Is(err, auth.ErrNoTenant):
+		e = &httpapi.Error{Code: httpapi.CodeForbidden, Message: "the token carries no tenant; sign in to an organisation", Err: err}
+	case errors.Is(err, auth.ErrKeysUnavailable):
+		e = &httpapi.Error{Code: httpapi.CodeUnavailable, Message: "token keys are unavailable; retry later", Err: err}
+	case errors.Is(err, errNoCredentials):
+		w.Header().Set("WWW-Authenticate", `Bearer`)
+		e = &httpapi.Error{Code: httpapi.CodeUnauthorized, Message: "a bearer token is required", Err: err}
+	default:
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		e = &httpapi.Error{Code: httpapi.CodeUnauthorized, Message: "the bearer token is not valid", Err: err}
+	}
+	if !errors.Is(err, errNoCredentials) {
+		logging.FromContext(r.Context()).LogAttrs(r.Context(), slog.LevelInfo, "authentication refused", slog.Any("error", err))
+		if rec != nil {
+			rec.Record(audit.Event{Kind: audit.KindAuthFailed, IP: ClientIP(r), Route: r.Method + " " + r.URL.Path,
+				RequestID: httpapi.RequestID(r.Context()), Detail: map[string]any{"reason": err.Error()}})
+		}
+	}
+	httpapi.WriteError(w, r, e)
+}

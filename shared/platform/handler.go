@@ -1,0 +1,65 @@
+package platform
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/rocker-app/corral/shared/httpapi"
+	"github.com/rocker-app/corral/shared/middleware"
+	"github.com/rocker-app/corral/shared/ratelimit"
+)
+
+// Idempotency says whether a route takes an Idempotency-Key.
+type Idempotency int
+
+// Idempotency modes.
+const (
+	IdempotencyNone     Idempotency = iota // GETs, and writes that are naturally idempotent
+	IdempotencyOptional                    // honoured when the client sends a key
+	IdempotencyRequired                    // 400 without a key
+)
+
+// Route is one entry of a function's route table. Pattern uses API Gateway's route key syntax, which is
+// also net/http's pattern syntax for the routes we use: "GET /horses/{id}".
+type Route struct {
+	Pattern     string
+	Handler     http.Handler
+	Policy      ratelimit.Policy
+	Public      bool // no authentication: rate-limited by client IP
+	Idempotency Idempotency
+}
+
+// Handler builds the function's handler. The chain, outermost first:
+// RequestID, AccessLog, Recover, CORS, BodyLimit, then per route: Route, Authenticate, RateLimit,
+// Idempotency, the route's handler. Unknown paths get a 404 problem. It panics on an invalid route table
+// (a programming error caught by every test that builds the function).
+func Handler(d *Deps, routes []Route) http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		if err := rt.Policy.Validate(); err != nil {
+			panic(fmt.Sprintf("platform: route %q: %v", rt.Pattern, err))
+		}
+		chain := []middleware.Middleware{middleware.Route(rt.Pattern)}
+		if !rt.Public {
+			chain = append(chain, middleware.Authenticate(d.Verifier, d.Config.JWT.TrustGatewayClaims, d.Audit))
+		}
+		chain = append(chain, middleware.RateLimit(d.Limiter, rt.Policy, d.Audit))
+		if rt.Idempotency != IdempotencyNone {
+			chain = append(chain, middleware.Idempotency(d.Idempotency, middleware.IdempotencyOptions{
+				Route: rt.Pattern, Required: rt.Idempotency == IdempotencyRequired, TTL: d.Config.IdempotencyTTL,
+			}))
+		}
+		mux.Handle(rt.Pattern, middleware.Chain(chain...)(rt.Handler))
+	}
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteError(w, r, httpapi.Errorf(httpapi.CodeNotFound, "no route for %s %s", r.Method, strings.ReplaceAll(r.URL.Path, "\n", "")))
+	}))
+	return middleware.Chain(
+		middleware.RequestID(),
+		middleware.AccessLog(d.Log, d.Config.MetricsNamespace),
+		middleware.Recover(),
+		middleware.CORS(d.Config.CORSAllowedOrigins),
+		middleware.BodyLimit(d.Config.MaxBodyBytes),
+	)(mux)
+}

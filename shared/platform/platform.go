@@ -1,0 +1,107 @@
+// Package platform assembles a function: it builds the shared clients once per cold start (Deps), turns a
+// function's route table into the one http.Handler that Lambda, the local runner and the tests all serve,
+// and starts the Lambda runtime.
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rocker-app/corral/shared/audit"
+	"github.com/rocker-app/corral/shared/auth"
+	"github.com/rocker-app/corral/shared/config"
+	"github.com/rocker-app/corral/shared/httpapi"
+	"github.com/rocker-app/corral/shared/idempotency"
+	"github.com/rocker-app/corral/shared/postgres"
+	"github.com/rocker-app/corral/shared/ratelimit"
+)
+
+// Deps are the clients a function shares across invocations. Connections are made lazily, on first use, so
+// a cold start waits on no dependency.
+type Deps struct {
+	Config      config.Config
+	Log         *slog.Logger
+	DB          *postgres.DB
+	Redis       *redis.Client
+	Limiter     *ratelimit.Limiter
+	Verifier    *auth.Verifier
+	Idempotency idempotency.Store
+	Audit       *audit.Writer
+	Cursors     *httpapi.Cursors
+
+	closers []func()
+}
+
+// NewDeps builds every client from cfg without connecting. It fails only on configuration that cannot
+// work (an unparsable URL, a bad key, bad overrides), naming what is wrong.
+func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, error) {
+	d := &Deps{Config: cfg, Log: log, Cursors: httpapi.NewCursors(cfg.CursorSecret)}
+	write, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConn)
+	if err != nil {
+		return nil, fmt.Errorf("platform: DATABASE_URL: %w", err)
+	}
+	d.closers = append(d.closers, write.Close)
+	read := write
+	if cfg.DatabaseReadURL != "" {
+		if read, err = postgres.Open(ctx, cfg.DatabaseReadURL, cfg.DatabaseMaxConn); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("platform: DATABASE_READ_URL: %w", err)
+		}
+		d.closers = append(d.closers, read.Close)
+	}
+	d.DB = postgres.New(write, read)
+
+	ropts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("platform: REDIS_URL: %w", err)
+	}
+	// Short timeouts: a slow Redis must not hold a request; the limiter fails open (or closed for
+	// sensitive routes) instead.
+	ropts.DialTimeout, ropts.ReadTimeout, ropts.WriteTimeout = 500*time.Millisecond, 250*time.Millisecond, 250*time.Millisecond
+	ropts.PoolSize, ropts.MinIdleConns = 4, 0
+	d.Redis = redis.NewClient(ropts)
+	d.closers = append(d.closers, func() { _ = d.Redis.Close() })
+
+	overrides, err := ratelimit.ParseOverrides(cfg.RateLimitOverrides)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("platform: RATE_LIMIT_OVERRIDES: %w", err)
+	}
+	d.Limiter = ratelimit.New(d.Redis, overrides, ratelimit.WithLogger(log))
+
+	if d.Verifier, err = auth.NewVerifier(cfg.JWT, &http.Client{Timeout: 3 * time.Second}); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("platform: JWT settings: %w", err)
+	}
+
+	switch cfg.IdempotencyStore {
+	case "postgres":
+		d.Idempotency = postgres.NewIdempotencyStore(d.DB)
+	default:
+		d.Close()
+		return nil, errors.New("platform: IDEMPOTENCY_STORE=" + cfg.IdempotencyStore + " is not available in this build")
+	}
+
+	d.Audit = audit.NewWriter(postgres.NewAuditSink(d.DB), log, audit.DefaultQueueSize)
+	return d, nil
+}
+
+// Close flushes the audit log (bounded wait) and closes every client. Safe to call once.
+func (d *Deps) Close() {
+	if d.Audit != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = d.Audit.Close(ctx)
+		cancel()
+	}
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+	d.closers = nil
+}

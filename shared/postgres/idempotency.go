@@ -1,0 +1,151 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rocker-app/corral/shared/auth"
+	"github.com/rocker-app/corral/shared/idempotency"
+)
+
+// IdempotencyStore keeps idempotency records in the idempotency_keys table, under the same row-level
+// security as everything else: a record is visible only to its own tenant.
+type IdempotencyStore struct {
+	db *DB
+}
+
+var _ idempotency.Store = (*IdempotencyStore)(nil)
+
+// NewIdempotencyStore returns a store on db.
+func NewIdempotencyStore(db *DB) *IdempotencyStore { return &IdempotencyStore{db: db} }
+
+// beginSQL takes the lease in one statement: insert, or take over a record that expired or whose lease
+// ran out on an identical request; otherwise return the existing record.
+const beginSQL = `
+WITH ins AS (
+    INSERT INTO idempotency_keys AS k
+        (tenant_id, user_id, route, key, request_hash, lease_token, lease_expires_at, status, expires_at)
+    VALUES (nullif($1, '')::uuid, $2, $3, $4, $5, $6::uuid, now() + make_interval(secs => $7::float8),
+            'in_flight', now() + make_interval(secs => $8::float8))
+    ON CONFLICT ON CONSTRAINT idempotency_keys_scope_key DO UPDATE
+        SET request_hash = EXCLUDED.request_hash, lease_token = EXCLUDED.lease_token,
+            lease_expires_at = EXCLUDED.lease_expires_at, status = 'in_flight', response_status = NULL,
+            response_headers = NULL, response_body = NULL, created_at = now(), expires_at = EXCLUDED.expires_at
+        WHERE k.expires_at <= now()
+           OR (k.status = 'in_flight' AND k.lease_expires_at <= now() AND k.request_hash = EXCLUDED.request_hash)
+    RETURNING true AS acquired
+)
+SELECT true, ''::text, ''::bytea, 0, NULL::jsonb, NULL::bytea FROM ins
+UNION ALL
+SELECT false, k.status, k.request_hash, coalesce(k.response_status, 0), k.response_headers, k.response_body
+FROM idempotency_keys k
+WHERE NOT EXISTS (SELECT 1 FROM ins)
+  AND k.key = $4 AND k.route = $3 AND k.user_id = $2 AND k.tenant_id IS NOT DISTINCT FROM nullif($1, '')::uuid`
+
+// Begin implements idempotency.Store.
+func (s *IdempotencyStore) Begin(ctx context.Context, k idempotency.Key, requestHash []byte, lease, ttl time.Duration) (idempotency.Outcome, error) {
+	token := newToken()
+	args := []any{k.TenantID, k.UserID, k.Route, k.Key, requestHash, token, lease.Seconds(), ttl.Seconds()}
+	for attempt := 0; ; attempt++ {
+		var (
+			acquired bool
+			status   string
+			hash     []byte
+			code     int
+			headers  []byte
+			body     []byte
+		)
+		err := s.db.QueryRow(ctx, principal(k), ReadWrite, beginSQL, args, &acquired, &status, &hash, &code, &headers, &body)
+		if errors.Is(err, pgx.ErrNoRows) && attempt == 0 {
+			// A concurrent first attempt committed after this statement's snapshot: look again.
+			continue
+		}
+		if err != nil {
+			return idempotency.Outcome{}, fmt.Errorf("idempotency: begin: %w", err)
+		}
+		switch {
+		case acquired:
+			return idempotency.Outcome{Lease: token}, nil
+		case !bytes.Equal(hash, requestHash):
+			return idempotency.Outcome{Mismatch: true}, nil
+		case status == "completed":
+			rec := &idempotency.Record{Status: code, Body: body, Header: http.Header{}}
+			if len(headers) > 0 {
+				if err := json.Unmarshal(headers, &rec.Header); err != nil {
+					return idempotency.Outcome{}, fmt.Errorf("idempotency: stored headers: %w", err)
+				}
+			}
+			return idempotency.Outcome{Completed: rec}, nil
+		default:
+			return idempotency.Outcome{InFlight: true}, nil
+		}
+	}
+}
+
+const completeSQL = `
+UPDATE idempotency_keys
+SET status = 'completed', response_status = $6, response_headers = $7, response_body = $8,
+    lease_token = NULL, lease_expires_at = NULL
+WHERE key = $4 AND route = $3 AND user_id = $2 AND tenant_id IS NOT DISTINCT FROM nullif($1, '')::uuid
+  AND status = 'in_flight' AND lease_token = $5::uuid
+RETURNING true`
+
+// Complete implements idempotency.Store.
+func (s *IdempotencyStore) Complete(ctx context.Context, k idempotency.Key, leaseToken string, rec idempotency.Record) error {
+	headers, err := json.Marshal(rec.Header)
+	if err != nil {
+		return fmt.Errorf("idempotency: complete: %w", err)
+	}
+	body := rec.Body
+	if body == nil {
+		body = []byte{}
+	}
+	var ok bool
+	err = s.db.QueryRow(ctx, principal(k), ReadWrite, completeSQL,
+		[]any{k.TenantID, k.UserID, k.Route, k.Key, leaseToken, rec.Status, headers, body}, &ok)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return idempotency.ErrLeaseLost
+	}
+	if err != nil {
+		return fmt.Errorf("idempotency: complete: %w", err)
+	}
+	return nil
+}
+
+const releaseSQL = `
+DELETE FROM idempotency_keys
+WHERE key = $4 AND route = $3 AND user_id = $2 AND tenant_id IS NOT DISTINCT FROM nullif($1, '')::uuid
+  AND status = 'in_flight' AND lease_token = $5::uuid`
+
+// Release implements idempotency.Store.
+func (s *IdempotencyStore) Release(ctx context.Context, k idempotency.Key, leaseToken string) error {
+	err := s.db.Query(ctx, principal(k), ReadWrite, releaseSQL,
+		[]any{k.TenantID, k.UserID, k.Route, k.Key, leaseToken}, func(pgx.Rows) error { return nil })
+	if err != nil {
+		return fmt.Errorf("idempotency: release: %w", err)
+	}
+	return nil
+}
+
+func principal(k idempotency.Key) auth.Principal {
+	return auth.Principal{TenantID: k.TenantID, UserID: k.UserID}
+}
+
+// newToken returns a random UUID-shaped lease token.
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = (b[6] & 0x0f) | 0x40
+	b[8] = (b[8] & 0x3f) | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
