@@ -1,0 +1,106 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rocker-app/corral/shared/auth"
+)
+
+// world is two tenants with one row of every tenant-owned table each, plus tenantless rows where the
+// schema allows them, arranged through the owner pool (which bypasses row-level security).
+type world struct {
+	tenantA, tenantB       string
+	userA, userA2, userB   string
+	horseA, horseB         string
+	businessA, businessB   string
+	principalA, principalB auth.Principal
+}
+
+func arrange(t testing.TB, owner *pgxpool.Pool) world {
+	t.Helper()
+	w := world{
+		tenantA: uuid.NewString(), tenantB: uuid.NewString(),
+		userA: uuid.NewString(), userA2: uuid.NewString(), userB: uuid.NewString(),
+		horseA: uuid.NewString(), horseB: uuid.NewString(),
+		businessA: uuid.NewString(), businessB: uuid.NewString(),
+	}
+	w.principalA = auth.Principal{TenantID: w.tenantA, UserID: w.userA, Roles: []string{auth.RoleOwner}}
+	w.principalB = auth.Principal{TenantID: w.tenantB, UserID: w.userB, Roles: []string{auth.RoleOwner}}
+
+	steps := []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO tenants (id, name, slug) VALUES ($1, 'Tenant A', $2), ($3, 'Tenant B', $4)`,
+			[]any{w.tenantA, "a-" + w.tenantA, w.tenantB, "b-" + w.tenantB}},
+		{`INSERT INTO users (id, email, display_name) VALUES ($1, $2, 'A'), ($3, $4, 'A2'), ($5, $6, 'B')`,
+			[]any{w.userA, w.userA + "@example.com", w.userA2, w.userA2 + "@example.com", w.userB, w.userB + "@example.com"}},
+		{`INSERT INTO memberships (tenant_id, user_id, role) VALUES ($1, $2, 'owner'), ($1, $3, 'member'), ($4, $5, 'owner')`,
+			[]any{w.tenantA, w.userA, w.userA2, w.tenantB, w.userB}},
+		{`INSERT INTO profiles (tenant_id, user_id, display_name) VALUES ($1, $2, 'Alice'), ($3, $4, 'Bob')`,
+			[]any{w.tenantA, w.userA, w.tenantB, w.userB}},
+		{`INSERT INTO businesses (id, tenant_id, name, kind, created_by) VALUES ($1, $2, 'A Stables', 'stable', $3), ($4, $5, 'B Vets', 'vet', $6)`,
+			[]any{w.businessA, w.tenantA, w.userA, w.businessB, w.tenantB, w.userB}},
+		{`INSERT INTO business_members (tenant_id, business_id, user_id, role) VALUES ($1, $2, $3, 'owner'), ($4, $5, $6, 'owner')`,
+			[]any{w.tenantA, w.businessA, w.userA, w.tenantB, w.businessB, w.userB}},
+		{`INSERT INTO horses (id, tenant_id, name, owner_business_id, created_by) VALUES ($1, $2, 'Alpha', $3, $4), ($5, $6, 'Bravo', $7, $8)`,
+			[]any{w.horseA, w.tenantA, w.businessA, w.userA, w.horseB, w.tenantB, w.businessB, w.userB}},
+		{`INSERT INTO idempotency_keys (tenant_id, user_id, route, key, request_hash)
+		  VALUES ($1, $2, 'POST /horses', 'k1', '\x01'), ($3, $4, 'POST /horses', 'k1', '\x02'), (NULL, '', 'POST /signup', 'k1', '\x03')`,
+			[]any{w.tenantA, w.userA, w.tenantB, w.userB}},
+		// One event per tenant in the current month's partition, and old ones in the default partition.
+		{`INSERT INTO audit_events (tenant_id, user_id, kind, occurred_at) VALUES
+		    ($1, $2, 'horse.created', now()), ($3, $4, 'horse.created', now()), (NULL, '', 'auth.failed', now()),
+		    ($1, $2, 'horse.created', '2001-01-01'), ($3, $4, 'horse.created', '2001-01-01'), (NULL, '', 'auth.failed', '2001-01-01')`,
+			[]any{w.tenantA, w.userA, w.tenantB, w.userB}},
+	}
+	for _, s := range steps {
+		if _, err := owner.Exec(context.Background(), s.sql, s.args...); err != nil {
+			t.Fatalf("arrange: %v\n%s", err, s.sql)
+		}
+	}
+	return w
+}
+
+// sqlState returns the SQLSTATE of err, or "" when err is not a PostgreSQL error.
+func sqlState(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
+}
+
+// tenantTables lists the tables of schema public that have a tenant_id column, partitioned parents
+// included and their partitions excluded when parentsOnly is set.
+func tenantTables(t testing.TB, owner *pgxpool.Pool, parentsOnly bool) []string {
+	t.Helper()
+	const q = `
+		SELECT c.relname
+		FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+		WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND (NOT $1 OR NOT c.relispartition)
+		ORDER BY c.relname`
+	rows, err := owner.Query(context.Background(), q, parentsOnly)
+	if err != nil {
+		t.Fatalf("list tenant tables: %v", err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatalf("list tenant tables: %v", err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("list tenant tables: %v", err)
+	}
+	return names
+}

