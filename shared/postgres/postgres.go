@@ -81,8 +81,8 @@ func New(write, read *pgxpool.Pool) *DB {
 }
 
 // setPrincipalSQL makes the principal visible to the row-level-security policies for the current
-// transaction only (is_local = true). An empty TenantID or UserID sets '' which the policies read as
-// "none": no tenant row is visible.
+// transaction only (is_local = true). An empty TenantID or UserID sets the empty string, which the policies
+// read as "none": no tenant row is visible.
 const setPrincipalSQL = `SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true)`
 
 // InTx runs fn inside a read-write transaction on the write pool for principal p, and commits when fn

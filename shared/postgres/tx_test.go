@@ -130,8 +130,8 @@ func TestInTxCancelledContext(t *testing.T) {
 }
 
 // TestPrincipalDoesNotLeak runs every entry point on a pool of one connection, then asks that same
-// connection, outside any of them, what tenant it has: the setting must be gone ('' once a
-// transaction-local value has ended; it would be the tenant if a session-level SET had been used).
+// connection, outside any of them, what tenant it has: the setting must be gone (the empty
+// string once a transaction-local value has ended; it would be the tenant if a session-level SET had been used).
 func TestPrincipalDoesNotLeak(t *testing.T) {
 	t.Parallel()
 	tdb := pgtest.New(t)
