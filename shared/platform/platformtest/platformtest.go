@@ -16,6 +16,7 @@ import (
 
 	"github.com/rocker-app/corral/shared/auth"
 	"github.com/rocker-app/corral/shared/config"
+	"github.com/rocker-app/corral/shared/logging"
 	"github.com/rocker-app/corral/shared/platform"
 	"github.com/rocker-app/corral/shared/postgres/pgtest"
 	"github.com/rocker-app/corral/shared/ratelimit"
@@ -32,6 +33,7 @@ type Env struct {
 	Deps   *platform.Deps
 	DB     *pgtest.DB
 	Signer *auth.Signer
+	KID    string // the signing key's id
 	Prefix string // the Redis key prefix of this test
 }
 
@@ -52,7 +54,8 @@ func New(t testing.TB, modify ...func(*config.Config)) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := auth.NewSigner(auth.SigningKey{KID: "test-" + randomHex(t, 4), Key: key})
+	kid := "test-" + randomHex(t, 4)
+	signer, err := auth.NewSigner(auth.SigningKey{KID: kid, Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +79,7 @@ func New(t testing.TB, modify ...func(*config.Config)) *Env {
 	for _, m := range modify {
 		m(&cfg)
 	}
-	log := slog.New(slog.NewJSONHandler(t.Output(), &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := logging.New(t.Output(), cfg.LogLevel, cfg.Function)
 	d, err := platform.NewDeps(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +97,7 @@ func New(t testing.TB, modify ...func(*config.Config)) *Env {
 		}
 		d.Close()
 	})
-	return &Env{Deps: d, DB: db, Signer: signer, Prefix: prefix}
+	return &Env{Deps: d, DB: db, Signer: signer, KID: kid, Prefix: prefix}
 }
 
 // Token signs an access token for user in tenant with the given role, valid for ten minutes.
