@@ -81,46 +81,48 @@ func TestInTx(t *testing.T) {
 			}
 		})
 	}
-}
 
-func TestInTxSeesPrincipal(t *testing.T) {
-	t.Parallel()
-	db := pgtest.New(t)
-	ctx := context.Background()
-	p := auth.Principal{TenantID: uuid.NewString(), UserID: uuid.NewString()}
-	var tenant, user string
-	err := db.App.InTx(ctx, p, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT current_setting('app.tenant_id'), current_setting('app.user_id')`).Scan(&tenant, &user)
+	t.Run("fn sees the principal", func(t *testing.T) {
+		t.Parallel()
+		p := auth.Principal{TenantID: uuid.NewString(), UserID: uuid.NewString()}
+		var tenant, user string
+		err := db.App.InTx(ctx, p, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT current_setting('app.tenant_id'), current_setting('app.user_id')`).Scan(&tenant, &user)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tenant != p.TenantID || user != p.UserID {
+			t.Errorf("inside InTx: tenant %q user %q, want %q %q", tenant, user, p.TenantID, p.UserID)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tenant != p.TenantID || user != p.UserID {
-		t.Errorf("inside InTx: tenant %q user %q, want %q %q", tenant, user, p.TenantID, p.UserID)
-	}
-}
 
-func TestReadTxRefusesWrites(t *testing.T) {
-	t.Parallel()
-	db := pgtest.New(t)
-	ctx := context.Background()
-	p := auth.Principal{TenantID: uuid.NewString(), UserID: uuid.NewString()}
-	err := db.App.ReadTx(ctx, p, insertTenant(ctx, p))
-	if got := sqlState(err); got != "25006" {
-		t.Errorf("write in ReadTx: err = %v, want read_only_sql_transaction (25006)", err)
-	}
-	if tenantExists(t, db, p.TenantID) {
-		t.Error("ReadTx wrote a row")
-	}
+	t.Run("ReadTx refuses writes", func(t *testing.T) {
+		t.Parallel()
+		p := auth.Principal{TenantID: uuid.NewString(), UserID: uuid.NewString()}
+		err := db.App.ReadTx(ctx, p, insertTenant(ctx, p))
+		if got := sqlState(err); got != "25006" {
+			t.Errorf("write in ReadTx: err = %v, want read_only_sql_transaction (25006)", err)
+		}
+		if tenantExists(t, db, p.TenantID) {
+			t.Error("ReadTx wrote a row")
+		}
+	})
 }
 
 func TestInTxCancelledContext(t *testing.T) {
 	t.Parallel()
-	db := pgtest.New(t)
+	// No server is needed: a cancelled context must stop InTx before it reaches one.
+	pool, err := postgres.Open(context.Background(), "postgres://corral_app@127.0.0.1:1/corral?sslmode=disable", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	db := postgres.New(pool, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	called := false
-	err := db.App.InTx(ctx, auth.Principal{}, func(pgx.Tx) error { called = true; return nil })
+	err = db.InTx(ctx, auth.Principal{}, func(pgx.Tx) error { called = true; return nil })
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
