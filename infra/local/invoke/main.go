@@ -1,0 +1,96 @@
+// Command invoke runs one function's Lambda handler on an event file and prints the response, like
+// `sam local invoke -e`: `make invoke FN=horses EVENT=events/horses/get.json`. HTTP events are sent with a
+// token of a seeded user (EMAIL, default owner@sunrise.test) unless they carry an authorization header.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/rocker-app/corral/shared/catalog"
+	"github.com/rocker-app/corral/shared/config"
+	"github.com/rocker-app/corral/shared/localrun"
+	"github.com/rocker-app/corral/shared/logging"
+	"github.com/rocker-app/corral/shared/platform"
+	"github.com/rocker-app/corral/shared/samtemplate"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Getenv); err != nil {
+		slog.Error("invoke", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
+	fn := fs.String("fn", "", "function name (directory under functions/)")
+	eventPath := fs.String("event", "", "event file, e.g. events/horses/get.json")
+	email := fs.String("email", "owner@sunrise.test", "seeded user whose token HTTP events carry; empty for none")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *fn == "" || *eventPath == "" {
+		return errors.New("usage: invoke -fn NAME -event FILE [-email EMAIL]")
+	}
+	event, err := os.ReadFile(*eventPath)
+	if err != nil {
+		return err
+	}
+	tplPath, err := samtemplate.Find(".")
+	if err != nil {
+		return err
+	}
+	tpl, err := samtemplate.Load(tplPath)
+	if err != nil {
+		return err
+	}
+	signer, err := localrun.DevSigner(filepath.Join(filepath.Dir(tplPath), ".local"))
+	if err != nil {
+		return err
+	}
+	env, err := localrun.DevEnv(getenv, signer)
+	if err != nil {
+		return err
+	}
+	ownerURL := env("DATABASE_OWNER_URL")
+	if ownerURL == "" {
+		ownerURL = localrun.DefaultOwnerURL
+	}
+	if err := localrun.Prepare(ctx, ownerURL); err != nil {
+		return err
+	}
+	cfg, err := config.Load(env)
+	if err != nil {
+		return err
+	}
+	cfg.Function = *fn
+	deps, err := platform.NewDeps(ctx, cfg, logging.New(os.Stderr, cfg.LogLevel, *fn))
+	if err != nil {
+		return err
+	}
+	defer deps.Close()
+	token := ""
+	if *email != "" {
+		u, ok := localrun.FindSeedUser(*email)
+		if !ok {
+			return errors.New("no seeded user " + *email)
+		}
+		if token, err = localrun.DevToken(signer, u); err != nil {
+			return err
+		}
+	}
+	iv := &localrun.Invoker{Template: tpl, Deps: deps, Functions: catalog.HTTP()}
+	resp, err := iv.InvokeHTTP(ctx, *fn, event, token)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(resp)
+}

@@ -1,0 +1,113 @@
+package localrun
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rocker-app/corral/shared/auth"
+	"github.com/rocker-app/corral/shared/postgres"
+)
+
+// Local development settings. The issuer names the local runner; the cursor secret is for local use only.
+const (
+	DevIssuer       = "http://127.0.0.1:3000/dev"
+	DevAudience     = "corral"
+	DevKID          = "dev-1"
+	devCursorSecret = "local-development-cursor-secret-not-for-production"
+	// DefaultOwnerURL is the superuser URL of the local database that migrations run as.
+	DefaultOwnerURL = "postgres://postgres@127.0.0.1:5432/corral?sslmode=disable"
+	// DevTokenTTL is how long `make token` tokens live.
+	DevTokenTTL = 12 * time.Hour
+)
+
+// DevSigner loads the local signing key from dir/dev-signing-key.pem, creating it on first use.
+func DevSigner(dir string) (*auth.Signer, error) {
+	path := filepath.Join(dir, "dev-signing-key.pem")
+	var key *ecdsa.PrivateKey
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if key, err = auth.ParseSigningKeyPEM(data); err != nil {
+			return nil, fmt.Errorf("localrun: %s: %w", path, err)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		if key, err = auth.GenerateSigningKey(); err != nil {
+			return nil, err
+		}
+		pem, err := auth.MarshalSigningKeyPEM(key)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, pem, 0o600); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, err
+	}
+	return auth.NewSigner(auth.SigningKey{KID: DevKID, Key: key})
+}
+
+// DevEnv returns getenv with local defaults for what production must set explicitly: the token issuer,
+// audience and public key (the dev signer's), and the cursor secret. Variables already set win.
+func DevEnv(getenv func(string) string, signer *auth.Signer) (func(string) string, error) {
+	jwks, err := signer.JWKS()
+	if err != nil {
+		return nil, err
+	}
+	defaults := map[string]string{
+		"JWT_ISSUER":     DevIssuer,
+		"JWT_AUDIENCE":   DevAudience,
+		"JWT_PUBLIC_KEY": string(jwks),
+		"CURSOR_SECRET":  devCursorSecret,
+		"LOG_LEVEL":      "info",
+	}
+	return func(k string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return defaults[k]
+	}, nil
+}
+
+// DevToken signs a token for a seeded user, as the identity service will once it exists.
+func DevToken(signer *auth.Signer, u SeedUser) (string, error) {
+	return signer.Sign(auth.Claims{Issuer: DevIssuer, Audience: DevAudience, Subject: u.UserID, TenantID: u.TenantID, Role: u.Role, AAL: "aal1"}, DevTokenTTL)
+}
+
+// FindSeedUser returns the seeded user with that email.
+func FindSeedUser(email string) (SeedUser, bool) {
+	for _, u := range SeedUsers {
+		if u.Email == email {
+			return u, true
+		}
+	}
+	return SeedUser{}, false
+}
+
+// Prepare makes the local database ready: the application role can log in (local trust auth only),
+// migrations are applied, and the demo data is seeded.
+func Prepare(ctx context.Context, ownerURL string) error {
+	owner, err := pgxpool.New(ctx, ownerURL)
+	if err != nil {
+		return fmt.Errorf("localrun: %w", err)
+	}
+	defer owner.Close()
+	if err := postgres.MigrateUp(ctx, ownerURL); err != nil {
+		return err
+	}
+	if _, err := owner.Exec(ctx, `ALTER ROLE corral_app LOGIN`); err != nil {
+		return fmt.Errorf("localrun: let corral_app log in: %w", err)
+	}
+	return Seed(ctx, owner)
+}
