@@ -17,6 +17,7 @@ package ratelimit
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -109,6 +110,8 @@ func validateLimit(rate int, period time.Duration, burst int) error {
 		return fmt.Errorf("rate %d per %s is finer than one request per nanosecond", rate, period)
 	case burst < 0:
 		return fmt.Errorf("burst %d must not be negative", burst)
+	case int64(burst) > math.MaxInt64/int64(period/time.Duration(rate)):
+		return fmt.Errorf("burst %d at %d per %s spans more time than a time.Duration holds", burst, rate, period)
 	}
 	return nil
 }
