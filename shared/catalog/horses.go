@@ -1,0 +1,20 @@
+package catalog
+
+import (
+	"github.com/rocker-app/corral/shared/horse"
+	"github.com/rocker-app/corral/shared/platform"
+	"github.com/rocker-app/corral/shared/postgres"
+)
+
+// Horses serves the horse directory: GET/POST /horses and GET/PATCH/DELETE /horses/{id}.
+func Horses(d *platform.Deps) []platform.Route {
+	s := postgres.NewHorseStore(d.DB)
+	read, write := readPolicy("horses"), writePolicy("horses")
+	return []platform.Route{
+		{Pattern: "GET /horses", Handler: horse.List(s, d.Cursors), Policy: read},
+		{Pattern: "POST /horses", Handler: horse.Create(s), Policy: write, Idempotency: platform.IdempotencyOptional},
+		{Pattern: "GET /horses/{id}", Handler: horse.Get(s), Policy: read},
+		{Pattern: "PATCH /horses/{id}", Handler: horse.Update(s), Policy: write, Idempotency: platform.IdempotencyOptional},
+		{Pattern: "DELETE /horses/{id}", Handler: horse.Delete(s), Policy: write, Idempotency: platform.IdempotencyOptional},
+	}
+}

@@ -1,0 +1,124 @@
+// Package horse is the horse directory of a tenant: horses owned by a member or by a business, readable by
+// everyone in the tenant and edited by their creator or the tenant's owners and admins.
+//
+// The package holds the types, the request validation and the HTTP handlers. Persistence is behind Store,
+// declared here and implemented by shared/postgres; tenant isolation is the database's row-level security,
+// so a horse of another tenant is simply not found.
+package horse
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/rocker-app/corral/shared/auth"
+)
+
+// Horse is one horse as the API shows it. Nullable columns are pointers and encode as JSON null.
+type Horse struct {
+	ID              string    `json:"id"`
+	Name            string    `json:"name"`
+	Breed           *string   `json:"breed"`
+	Sex             string    `json:"sex"`
+	Color           *string   `json:"color"`
+	BirthYear       *int      `json:"birth_year"`
+	Discipline      *string   `json:"discipline"`
+	Description     *string   `json:"description"`
+	OwnerUserID     *string   `json:"owner_user_id"`
+	OwnerBusinessID *string   `json:"owner_business_id"`
+	CreatedBy       string    `json:"created_by"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+// Fields returns the names ?fields= may select, in the order responses use. The result is a new slice.
+func Fields() []string {
+	return []string{
+		"id", "name", "breed", "sex", "color", "birth_year", "discipline", "description",
+		"owner_user_id", "owner_business_id", "created_by", "created_at", "updated_at",
+	}
+}
+
+// Project returns the named fields of h as a JSON object. Names outside Fields are ignored.
+func (h Horse) Project(fields []string) map[string]any {
+	out := make(map[string]any, len(fields))
+	for _, f := range fields {
+		switch f {
+		case "id":
+			out[f] = h.ID
+		case "name":
+			out[f] = h.Name
+		case "breed":
+			out[f] = h.Breed
+		case "sex":
+			out[f] = h.Sex
+		case "color":
+			out[f] = h.Color
+		case "birth_year":
+			out[f] = h.BirthYear
+		case "discipline":
+			out[f] = h.Discipline
+		case "description":
+			out[f] = h.Description
+		case "owner_user_id":
+			out[f] = h.OwnerUserID
+		case "owner_business_id":
+			out[f] = h.OwnerBusinessID
+		case "created_by":
+			out[f] = h.CreatedBy
+		case "created_at":
+			out[f] = h.CreatedAt
+		case "updated_at":
+			out[f] = h.UpdatedAt
+		}
+	}
+	return out
+}
+
+// Position is a place in the listing order (created_at DESC, id DESC): the last row served.
+type Position struct {
+	CreatedAt time.Time `json:"t"`
+	ID        string    `json:"i"`
+}
+
+// ListQuery selects a page of horses. Empty filter fields do not filter.
+type ListQuery struct {
+	OwnerUserID     string
+	OwnerBusinessID string
+	Breed           string // matched case-insensitively
+	Fields          []string
+	Limit           int
+	After           *Position // nil for the first page
+}
+
+// Page is one page of a listing. Next is the position to continue after, nil on the last page.
+type Page struct {
+	Horses []Horse
+	Next   *Position
+}
+
+// Errors a Store returns; handlers map them to HTTP answers.
+var (
+	// ErrNotFound: no horse with that id is visible to the caller (it may belong to another tenant).
+	ErrNotFound = errors.New("horse: not found")
+	// ErrForbidden: the horse exists, but the caller may not change it.
+	ErrForbidden = errors.New("horse: not allowed")
+	// ErrOwnerUserNotMember: owner_user_id is not a member of the caller's tenant.
+	ErrOwnerUserNotMember = errors.New("horse: owner user is not a member of the tenant")
+	// ErrOwnerBusinessNotFound: owner_business_id names no business of the caller's tenant.
+	ErrOwnerBusinessNotFound = errors.New("horse: owner business not found")
+)
+
+// Store keeps horses. Every method runs as principal p under the tenant's row-level security.
+//
+// Create, Update and Delete return ErrOwnerUserNotMember or ErrOwnerBusinessNotFound for owners that do not
+// exist in the tenant. Get, Update and Delete return ErrNotFound for an id no visible horse has; Update and
+// Delete return ErrForbidden when the horse exists but p neither created it nor may manage the tenant.
+// Other errors are unexpected failures.
+type Store interface {
+	Create(ctx context.Context, p auth.Principal, in CreateRequest) (Horse, error)
+	Get(ctx context.Context, p auth.Principal, id string) (Horse, error)
+	List(ctx context.Context, p auth.Principal, q ListQuery) (Page, error)
+	Update(ctx context.Context, p auth.Principal, id string, patch UpdateRequest) (Horse, error)
+	Delete(ctx context.Context, p auth.Principal, id string) error
+}

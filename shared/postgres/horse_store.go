@@ -1,0 +1,295 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/rocker-app/corral/shared/auth"
+	"github.com/rocker-app/corral/shared/horse"
+)
+
+// HorseStore keeps horses in the horses table. Row-level security confines every statement to the
+// principal's tenant.
+type HorseStore struct {
+	db *DB
+}
+
+var _ horse.Store = (*HorseStore)(nil)
+
+// NewHorseStore returns a store on db.
+func NewHorseStore(db *DB) *HorseStore { return &HorseStore{db: db} }
+
+// horseColumns is every column of a Horse, in the order scanHorse reads them.
+const horseColumns = `id, name, breed, sex, color, birth_year, discipline, description, owner_user_id, owner_business_id, created_by, created_at, updated_at`
+
+func horseDest(h *horse.Horse) []any {
+	return []any{&h.ID, &h.Name, &h.Breed, &h.Sex, &h.Color, &h.BirthYear, &h.Discipline, &h.Description,
+		&h.OwnerUserID, &h.OwnerBusinessID, &h.CreatedBy, &h.CreatedAt, &h.UpdatedAt}
+}
+
+// horseColumn maps a field name of horse.Fields to its column (a constant of ours) and where to scan it.
+func horseColumn(field string, h *horse.Horse) (string, any, bool) {
+	switch field {
+	case "id":
+		return "id", &h.ID, true
+	case "name":
+		return "name", &h.Name, true
+	case "breed":
+		return "breed", &h.Breed, true
+	case "sex":
+		return "sex", &h.Sex, true
+	case "color":
+		return "color", &h.Color, true
+	case "birth_year":
+		return "birth_year", &h.BirthYear, true
+	case "discipline":
+		return "discipline", &h.Discipline, true
+	case "description":
+		return "description", &h.Description, true
+	case "owner_user_id":
+		return "owner_user_id", &h.OwnerUserID, true
+	case "owner_business_id":
+		return "owner_business_id", &h.OwnerBusinessID, true
+	case "created_by":
+		return "created_by", &h.CreatedBy, true
+	case "created_at":
+		return "created_at", &h.CreatedAt, true
+	case "updated_at":
+		return "updated_at", &h.UpdatedAt, true
+	}
+	return "", nil, false
+}
+
+// Create implements horse.Store. It inserts only when owner_user_id is a member of the tenant (memberships
+// is itself under row-level security); the composite foreign key keeps owner_business_id in the tenant.
+func (s *HorseStore) Create(ctx context.Context, p auth.Principal, in horse.CreateRequest) (horse.Horse, error) {
+	const q = `
+INSERT INTO horses (tenant_id, name, breed, sex, color, birth_year, discipline, description,
+                    owner_user_id, owner_business_id, created_by)
+SELECT $1::uuid, $2::text, nullif($3::text, ''), $4::text, nullif($5::text, ''), $6::int, nullif($7::text, ''),
+       nullif($8::text, ''), $9::uuid, $10::uuid, $11::uuid
+WHERE $9::uuid IS NULL OR EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = $9::uuid)
+RETURNING ` + horseColumns
+	var h horse.Horse
+	args := []any{p.TenantID, in.Name, in.Breed, in.Sex, in.Color, in.BirthYear, in.Discipline, in.Description,
+		in.OwnerUserID, in.OwnerBusinessID, p.UserID}
+	err := s.db.QueryRow(ctx, p, ReadWrite, q, args, horseDest(&h)...)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return h, horse.ErrOwnerUserNotMember
+	case isForeignKeyViolation(err):
+		return h, horse.ErrOwnerBusinessNotFound
+	case err != nil:
+		return h, fmt.Errorf("horse store: create: %w", err)
+	}
+	return h, nil
+}
+
+// Get implements horse.Store.
+func (s *HorseStore) Get(ctx context.Context, p auth.Principal, id string) (horse.Horse, error) {
+	const q = `SELECT ` + horseColumns + ` FROM horses WHERE id = $1`
+	var h horse.Horse
+	err := s.db.QueryRow(ctx, p, ReadOnly, q, []any{id}, horseDest(&h)...)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return h, horse.ErrNotFound
+	case err != nil:
+		return h, fmt.Errorf("horse store: get: %w", err)
+	}
+	return h, nil
+}
+
+// List implements horse.Store: one statement, reading q.Limit+1 rows to learn whether a next page exists.
+func (s *HorseStore) List(ctx context.Context, p auth.Principal, q horse.ListQuery) (horse.Page, error) {
+	const (
+		byOwnerUser     = `owner_user_id = $?`
+		byOwnerBusiness = `owner_business_id = $?`
+		byBreed         = `lower(breed) = lower($?)`
+	)
+	var w keyset
+	if q.OwnerUserID != "" {
+		w.where(byOwnerUser, q.OwnerUserID)
+	}
+	if q.OwnerBusinessID != "" {
+		w.where(byOwnerBusiness, q.OwnerBusinessID)
+	}
+	if q.Breed != "" {
+		w.where(byBreed, q.Breed)
+	}
+	if q.After != nil {
+		w.after(q.After.CreatedAt, q.After.ID)
+	}
+
+	var (
+		cur  horse.Horse
+		cols []string
+		dest []any
+	)
+	for _, f := range withKeysetFields(q.Fields) {
+		if col, d, ok := horseColumn(f, &cur); ok {
+			cols, dest = append(cols, col), append(dest, d)
+		}
+	}
+	var page horse.Page
+	sql, args := w.build("horses", cols, q.Limit)
+	err := s.db.Query(ctx, p, ReadOnly, sql, args, func(rows pgx.Rows) error {
+		cur = horse.Horse{}
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		page.Horses = append(page.Horses, cur)
+		return nil
+	})
+	if err != nil {
+		return horse.Page{}, fmt.Errorf("horse store: list: %w", err)
+	}
+	if len(page.Horses) > q.Limit {
+		page.Horses = page.Horses[:q.Limit]
+		last := page.Horses[len(page.Horses)-1]
+		page.Next = &horse.Position{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
+	return page, nil
+}
+
+// Update implements horse.Store. The update and the permission check are one statement; only when it
+// changes nothing does a second read tell a missing horse from a forbidden one.
+func (s *HorseStore) Update(ctx context.Context, p auth.Principal, id string, u horse.UpdateRequest) (horse.Horse, error) {
+	const q = `
+UPDATE horses SET
+    name              = coalesce($4, name),
+    breed             = CASE WHEN $5::text IS NULL THEN breed ELSE nullif($5, '') END,
+    sex               = coalesce($6, sex),
+    color             = CASE WHEN $7::text IS NULL THEN color ELSE nullif($7, '') END,
+    birth_year        = coalesce($8, birth_year),
+    discipline        = CASE WHEN $9::text IS NULL THEN discipline ELSE nullif($9, '') END,
+    description       = CASE WHEN $10::text IS NULL THEN description ELSE nullif($10, '') END,
+    owner_user_id     = CASE WHEN $11::text IS NULL THEN owner_user_id ELSE nullif($11, '')::uuid END,
+    owner_business_id = CASE WHEN $12::text IS NULL THEN owner_business_id ELSE nullif($12, '')::uuid END
+WHERE id = $1 AND (created_by = $2 OR $3::bool)
+  AND (nullif($11, '') IS NULL OR EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = nullif($11, '')::uuid))
+RETURNING ` + horseColumns
+	var h horse.Horse
+	args := []any{id, p.UserID, p.CanManageTenant(), u.Name, u.Breed, u.Sex, u.Color, u.BirthYear, u.Discipline,
+		u.Description, u.OwnerUserID, u.OwnerBusinessID}
+	err := s.db.QueryRow(ctx, p, ReadWrite, q, args, horseDest(&h)...)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		if err := s.why(ctx, p, id); err != nil {
+			return h, err
+		}
+		return h, horse.ErrOwnerUserNotMember
+	case isForeignKeyViolation(err):
+		return h, horse.ErrOwnerBusinessNotFound
+	case err != nil:
+		return h, fmt.Errorf("horse store: update: %w", err)
+	}
+	return h, nil
+}
+
+// Delete implements horse.Store.
+func (s *HorseStore) Delete(ctx context.Context, p auth.Principal, id string) error {
+	const q = `DELETE FROM horses WHERE id = $1 AND (created_by = $2 OR $3::bool) RETURNING id`
+	var deleted string
+	err := s.db.QueryRow(ctx, p, ReadWrite, q, []any{id, p.UserID, p.CanManageTenant()}, &deleted)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		if err := s.why(ctx, p, id); err != nil {
+			return err
+		}
+		return horse.ErrNotFound // deleted concurrently
+	case err != nil:
+		return fmt.Errorf("horse store: delete: %w", err)
+	}
+	return nil
+}
+
+// why explains a write that matched no row: ErrNotFound when no such horse is visible, ErrForbidden when p
+// may not change it, nil when p may.
+func (s *HorseStore) why(ctx context.Context, p auth.Principal, id string) error {
+	const q = `SELECT created_by = $2 OR $3::bool FROM horses WHERE id = $1`
+	var allowed bool
+	err := s.db.QueryRow(ctx, p, ReadOnly, q, []any{id, p.UserID, p.CanManageTenant()}, &allowed)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return horse.ErrNotFound
+	case err != nil:
+		return fmt.Errorf("horse store: check access: %w", err)
+	case !allowed:
+		return horse.ErrForbidden
+	}
+	return nil
+}
+
+// keyset builds the one statement of a keyset page, newest first, from constant fragments only: the
+// table and column names are constants of the calling store and each condition is a constant whose
+// placeholders are written $? and numbered here. Client values travel only as arguments.
+type keyset struct {
+	conds []string
+	args  []any
+}
+
+// where adds a condition; each $? in cond takes the next of args.
+func (k *keyset) where(cond string, args ...any) {
+	var b strings.Builder
+	for _, a := range args {
+		i := strings.Index(cond, "$?")
+		k.args = append(k.args, a)
+		b.WriteString(cond[:i])
+		b.WriteString("$" + strconv.Itoa(len(k.args)))
+		cond = cond[i+2:]
+	}
+	b.WriteString(cond)
+	k.conds = append(k.conds, b.String())
+}
+
+// after continues the listing after the row at (createdAt, id).
+func (k *keyset) after(createdAt time.Time, id string) {
+	k.where(`(created_at, id) < ($?::timestamptz, $?::uuid)`, createdAt, id)
+}
+
+// build returns the statement reading limit+1 rows of table, and its arguments.
+func (k *keyset) build(table string, cols []string, limit int) (string, []any) {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	b.WriteString(strings.Join(cols, ", "))
+	b.WriteString(" FROM ")
+	b.WriteString(table)
+	for i, c := range k.conds {
+		if i == 0 {
+			b.WriteString(" WHERE ")
+		} else {
+			b.WriteString(" AND ")
+		}
+		b.WriteString(c)
+	}
+	args := append(k.args[:len(k.args):len(k.args)], limit+1)
+	b.WriteString(" ORDER BY created_at DESC, id DESC LIMIT $")
+	b.WriteString(strconv.Itoa(len(args)))
+	return b.String(), args
+}
+
+// withKeysetFields returns fields plus id and created_at, which the cursor needs, without duplicates.
+func withKeysetFields(fields []string) []string {
+	out := make([]string, 0, len(fields)+2)
+	seen := map[string]bool{}
+	for _, f := range append([]string{"id", "created_at"}, fields...) {
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// isForeignKeyViolation reports whether err is SQLSTATE 23503.
+func isForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503"
+}
