@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -29,6 +30,10 @@ func RateLimit(l *ratelimit.Limiter, policy ratelimit.Policy, rec AuditRecorder)
 				subject = ClientIP(r)
 			}
 			d, err := l.Allow(r.Context(), policy, p.TenantID, subject)
+			if err != nil && !errors.Is(err, ratelimit.ErrUnavailable) {
+				httpapi.WriteError(w, r, httpapi.Internal(err)) // a route wired with an unusable policy
+				return
+			}
 			if err != nil {
 				logging.FromContext(r.Context()).LogAttrs(r.Context(), slog.LevelError, "rate limiter unavailable, refusing sensitive route",
 					slog.String("policy", policy.Name), slog.Any("error", err))

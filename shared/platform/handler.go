@@ -40,6 +40,9 @@ func Handler(d *Deps, routes []Route) http.Handler {
 		if err := rt.Policy.Validate(); err != nil {
 			panic(fmt.Sprintf("platform: route %q: %v", rt.Pattern, err))
 		}
+		if rt.Public && rt.Policy.Scope != ratelimit.ScopeIP {
+			panic(fmt.Sprintf("platform: public route %q must be limited per client IP (ScopeIP)", rt.Pattern))
+		}
 		chain := []middleware.Middleware{middleware.Route(rt.Pattern)}
 		if !rt.Public {
 			chain = append(chain, middleware.Authenticate(d.Verifier, d.Config.JWT.TrustGatewayClaims, d.Audit))
