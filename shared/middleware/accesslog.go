@@ -14,7 +14,7 @@ import (
 // AccessLog logs one JSON line per request through base: method, route, status, latency, request id,
 // tenant, user, and whether this was the instance's first (cold-start) request. The same line is a
 // CloudWatch Embedded Metric Format record in namespace, so CloudWatch turns it into the metrics Requests,
-// Latency, Status4xx, Status5xx, RateLimited and IdempotentReplays (dimension: function) with no agent and
+// Latency, Status4xx, Status5xx, RateLimited, RateLimitFallback (decided without Redis) and IdempotentReplays (dimension: function) with no agent and
 // no extra API call. It also puts a request-scoped logger in the context for handlers
 // (logging.FromContext). It must run inside RequestID.
 func AccessLog(base *slog.Logger, namespace string) Middleware {
@@ -22,7 +22,7 @@ func AccessLog(base *slog.Logger, namespace string) Middleware {
 	emfPrefix := `{"Timestamp":`
 	emfSuffix := `,"CloudWatchMetrics":[{"Namespace":` + strconv.Quote(namespace) +
 		`,"Dimensions":[["function"]],"Metrics":[{"Name":"Requests","Unit":"Count"},{"Name":"Latency","Unit":"Milliseconds"},` +
-		`{"Name":"Status4xx","Unit":"Count"},{"Name":"Status5xx","Unit":"Count"},{"Name":"RateLimited","Unit":"Count"},` +
+		`{"Name":"Status4xx","Unit":"Count"},{"Name":"Status5xx","Unit":"Count"},{"Name":"RateLimited","Unit":"Count"},{"Name":"RateLimitFallback","Unit":"Count"},` +
 		`{"Name":"IdempotentReplays","Unit":"Count"}]}]}`
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -59,9 +59,9 @@ func AccessLog(base *slog.Logger, namespace string) Middleware {
 				slog.Int("Status5xx", b2i(rw.status >= 500)),
 				slog.Bool("cold_start", cold),
 			)
-			limited, replayed := false, false
+			limited, degraded, replayed := false, false, false
 			if st != nil {
-				limited, replayed = st.rateLimited, st.replayed
+				limited, degraded, replayed = st.rateLimited, st.limitDegraded, st.replayed
 				if st.route != "" {
 					attrs = append(attrs, slog.String("route", st.route))
 				}
@@ -69,7 +69,8 @@ func AccessLog(base *slog.Logger, namespace string) Middleware {
 					attrs = append(attrs, slog.String("tenant", st.principal.TenantID), slog.String("user", st.principal.UserID))
 				}
 			}
-			attrs = append(attrs, slog.Int("RateLimited", b2i(limited)), slog.Int("IdempotentReplays", b2i(replayed)))
+			attrs = append(attrs, slog.Int("RateLimited", b2i(limited)), slog.Int("RateLimitFallback", b2i(degraded)),
+				slog.Int("IdempotentReplays", b2i(replayed)))
 			level := slog.LevelInfo
 			if rw.status >= 500 {
 				level = slog.LevelError

@@ -35,6 +35,7 @@ type state struct {
 	authenticated bool
 	route         string
 	rateLimited   bool
+	limitDegraded bool // decided by the in-process fallback because Redis was unreachable
 	replayed      bool
 }
 

@@ -41,6 +41,11 @@ func RateLimit(l *ratelimit.Limiter, policy ratelimit.Policy, rec AuditRecorder)
 				httpapi.WriteError(w, r, &httpapi.Error{Code: httpapi.CodeUnavailable, Message: "temporarily unavailable; retry later", RetryAfter: unavailableRetry, Err: err})
 				return
 			}
+			if d.Source == ratelimit.SourceFallback {
+				if st := stateFrom(r.Context()); st != nil {
+					st.limitDegraded = true
+				}
+			}
 			ratelimit.SetHeaders(w.Header(), d)
 			if !d.Allowed {
 				if st := stateFrom(r.Context()); st != nil {
