@@ -13,10 +13,10 @@ import (
 
 // AccessLog logs one JSON line per request through base: method, route, status, latency, request id,
 // tenant, user, and whether this was the instance's first (cold-start) request. The same line is a
-// CloudWatch Embedded Metric Format record in namespace, so CloudWatch turns it into the metrics Requests,
-// Latency, Status4xx, Status5xx, RateLimited, RateLimitFallback (decided without Redis) and IdempotentReplays (dimension: function) with no agent and
-// no extra API call. It also puts a request-scoped logger in the context for handlers
-// (logging.FromContext). It must run inside RequestID.
+// CloudWatch Embedded Metric Format record in namespace, so CloudWatch turns it into the metrics
+// Requests, Latency, Status4xx, Status5xx, RateLimited, RateLimitFallback (decided without Redis) and
+// IdempotentReplays (dimension: function) with no agent and no extra API call. It also puts a
+// request-scoped logger in the context for handlers (logging.FromContext). It must run inside RequestID.
 func AccessLog(base *slog.Logger, namespace string) Middleware {
 	var served atomic.Bool
 	emfPrefix := `{"Timestamp":`
