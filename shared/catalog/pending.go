@@ -5,6 +5,5 @@ import "github.com/rocker-app/corral/shared/platform"
 // Placeholders replaced by the domain wiring files as each function lands.
 var (
 	Profiles     platform.HTTPFunction = func(*platform.Deps) []platform.Route { return nil }
-	Businesses   platform.HTTPFunction = func(*platform.Deps) []platform.Route { return nil }
 	EntityLookup platform.HTTPFunction = func(*platform.Deps) []platform.Route { return nil }
 )
