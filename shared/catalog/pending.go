@@ -4,6 +4,5 @@ import "github.com/rocker-app/corral/shared/platform"
 
 // Placeholders replaced by the domain wiring files as each function lands.
 var (
-	Profiles     platform.HTTPFunction = func(*platform.Deps) []platform.Route { return nil }
 	EntityLookup platform.HTTPFunction = func(*platform.Deps) []platform.Route { return nil }
 )
