@@ -32,12 +32,14 @@ func (c *Cursors) Encode(v any) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// Decode reads a cursor made by Encode into v. A cursor that was altered, truncated, or made with another
-// key is a CodeInvalid *Error naming the cursor parameter.
+// Decode reads a cursor made by Encode into v. A cursor that was altered (even to another spelling of the
+// same bytes), truncated, or made with another key is a CodeInvalid *Error naming the cursor parameter.
 func (c *Cursors) Decode(s string, v any) error {
 	bad := Invalid(FieldProblem{Field: "cursor", Reason: "is not a cursor this API issued"})
 	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(raw) <= tagLen {
+	// The decoder ignores line breaks and the unused bits of the last character; only the one string
+	// Encode makes for these bytes is a cursor.
+	if err != nil || len(raw) <= tagLen || base64.RawURLEncoding.EncodeToString(raw) != s {
 		return bad
 	}
 	body, tag := raw[:len(raw)-tagLen], raw[len(raw)-tagLen:]

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -33,6 +32,9 @@ func Decode[T any](r *http.Request, limit int64) (T, error) {
 		return v, decodeError(err)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			return v, decodeError(err) // a complete value followed by more bytes than the limit allows
+		}
 		return v, Errorf(CodeInvalid, "the body must hold a single JSON value")
 	}
 	if val, ok := any(&v).(Validator); ok {
@@ -63,7 +65,7 @@ func decodeError(err error) error {
 		if field == "" {
 			return Errorf(CodeInvalid, "the body must be a JSON object")
 		}
-		return Invalid(FieldProblem{Field: field, Reason: fmt.Sprintf("must be a %s", jsonKind(typeErr.Type.Kind().String()))})
+		return Invalid(FieldProblem{Field: field, Reason: "must be " + jsonKind(typeErr.Type.Kind().String())})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return Invalid(FieldProblem{Field: name, Reason: "is not a known field"})
@@ -72,17 +74,18 @@ func decodeError(err error) error {
 	}
 }
 
+// jsonKind names, with its article, the JSON kind a Go kind decodes from.
 func jsonKind(goKind string) string {
 	switch goKind {
 	case "string":
-		return "string"
+		return "a string"
 	case "bool":
-		return "boolean"
+		return "a boolean"
 	case "slice", "array":
-		return "array"
+		return "an array"
 	case "struct", "map", "ptr":
-		return "object"
+		return "an object"
 	default:
-		return "number"
+		return "a number"
 	}
 }
