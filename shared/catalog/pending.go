@@ -1,8 +1,0 @@
-package catalog
-
-import "github.com/rocker-app/corral/shared/platform"
-
-// Placeholders replaced by the domain wiring files as each function lands.
-var (
-	EntityLookup platform.HTTPFunction = func(*platform.Deps) []platform.Route { return nil }
-)
