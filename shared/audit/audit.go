@@ -79,10 +79,17 @@ func NewWriter(sink Sink, log *slog.Logger, queueSize int) *Writer {
 	return w
 }
 
-// Record queues e without blocking. When the queue is full the event is dropped and counted.
+// Record queues e without blocking. When the queue is full, or the Writer is closed, the event is dropped
+// and counted.
 func (w *Writer) Record(e Event) {
 	if e.At.IsZero() {
 		e.At = time.Now()
+	}
+	select {
+	case <-w.done: // the loop has stopped: a queued event would never be written
+		w.dropped.Add(1)
+		return
+	default:
 	}
 	select {
 	case w.queue <- e:
