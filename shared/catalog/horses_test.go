@@ -99,6 +99,30 @@ func TestHorsesEndToEnd(t *testing.T) {
 		f.do(t, f.ownerA, "POST", "/horses", `{"name":"X","colour":"bay"}`).Problem(t, http.StatusBadRequest)
 	})
 
+	t.Run("create replays under an Idempotency-Key", func(t *testing.T) {
+		t.Parallel()
+		var ids []string
+		for range 2 {
+			req := httptest.NewRequest("POST", "/horses", strings.NewReader(`{"name":"Once"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", "horse-once")
+			res := platformtest.Do(t, f.h, req, f.ownerA.token)
+			if res.Status != http.StatusCreated {
+				t.Fatalf("status %d: %s", res.Status, res.Body)
+			}
+			var h horseBody
+			res.JSON(t, &h)
+			ids = append(ids, h.ID)
+		}
+		if ids[0] != ids[1] {
+			t.Errorf("replay answered horse %s, first answer %s", ids[1], ids[0])
+		}
+		var n int
+		if err := f.env.DB.Owner.QueryRow(t.Context(), `SELECT count(*) FROM horses WHERE name = 'Once'`).Scan(&n); err != nil || n != 1 {
+			t.Errorf("horses named Once: %d (%v), want 1", n, err)
+		}
+	})
+
 	t.Run("authentication required", func(t *testing.T) {
 		t.Parallel()
 		f.do(t, caller{}, "GET", "/horses/"+comet.ID, "").Problem(t, http.StatusUnauthorized)

@@ -102,3 +102,35 @@ func TestEntityStoreSearch(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkEntityStoreSearch measures a prefix search over 2000 horses and 500 businesses of a tenant.
+func BenchmarkEntityStoreSearch(b *testing.B) {
+	db := pgtest.New(b)
+	w := arrange(b, db.Owner)
+	s := postgres.NewEntityStore(db.App)
+	ctx := context.Background()
+	for _, q := range []string{
+		`INSERT INTO horses (tenant_id, name, breed, created_by) SELECT $1, 'Horse ' || i || CASE WHEN i % 10 = 0 THEN ' North' ELSE '' END, 'Arabian', $2 FROM generate_series(1, 2000) i`,
+		`INSERT INTO businesses (tenant_id, name, kind, city, created_by) SELECT $1, 'Stable ' || i, 'stable', CASE WHEN i % 5 = 0 THEN 'Northampton' ELSE 'Lund' END, $2 FROM generate_series(1, 500) i`,
+		`ANALYZE horses; ANALYZE businesses`,
+	} {
+		args := []any{w.tenantA, w.userA}
+		if q[0] == 'A' {
+			args = nil
+		}
+		if _, err := db.Owner.Exec(ctx, q, args...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	head, prefix := entity.SplitPrefix("nor")
+	q := entity.Query{Text: "nor", Head: head, Prefix: prefix, Types: entity.Types(), Limit: 20}
+	for b.Loop() {
+		res, err := s.Search(ctx, w.principalA, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(res) != 20 {
+			b.Fatalf("%d results, want 20", len(res))
+		}
+	}
+}

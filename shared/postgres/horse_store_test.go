@@ -333,3 +333,43 @@ func orderedIDs(t testing.TB, owner *pgxpool.Pool, q string, args ...any) []stri
 	}
 	return ids
 }
+
+// BenchmarkHorseStore measures the hot reads: a keyset page of 20 (first and a later page) and a get.
+func BenchmarkHorseStore(b *testing.B) {
+	db := pgtest.New(b)
+	w := arrange(b, db.Owner)
+	s := postgres.NewHorseStore(db.App)
+	ctx := context.Background()
+	if _, err := db.Owner.Exec(ctx, `INSERT INTO horses (tenant_id, name, breed, created_by, created_at)
+		SELECT $1, 'H' || i, 'Arabian', $2, now() - make_interval(secs => i) FROM generate_series(1, 2000) i`, w.tenantA, w.userA); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Owner.Exec(ctx, `ANALYZE horses`); err != nil {
+		b.Fatal(err)
+	}
+	first, err := s.List(ctx, w.principalA, horse.ListQuery{Fields: horse.Fields(), Limit: 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("list first page", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.List(ctx, w.principalA, horse.ListQuery{Fields: horse.Fields(), Limit: 20}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("list next page, projected", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.List(ctx, w.principalA, horse.ListQuery{Fields: []string{"id", "name"}, Limit: 20, After: first.Next}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("get", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Get(ctx, w.principalA, w.horseA); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
