@@ -22,10 +22,36 @@ type HTTPFunc func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIG
 
 // HTTP turns h into a Lambda handler for API Gateway HTTP API payload v2 events. The request context (and
 // so the handler's r.Context()) carries the event's request context, readable with
-// core.GetAPIGatewayV2ContextFromContext.
+// core.GetAPIGatewayV2ContextFromContext. A handler that returns without writing answers 200 with an empty
+// body, as under net/http. The returned error is non-nil only when the event cannot be turned into a request.
 func HTTP(h http.Handler) HTTPFunc {
-	return httpadapter.NewV2(h).ProxyWithContext
+	return httpadapter.NewV2(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tw := &trackingWriter{ResponseWriter: w}
+		h.ServeHTTP(tw, r)
+		if !tw.wrote { // the adapter refuses a response without a status
+			w.WriteHeader(http.StatusOK)
+		}
+	})).ProxyWithContext
 }
+
+// trackingWriter notes whether the handler wrote a status or a body.
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *trackingWriter) WriteHeader(status int) {
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *trackingWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *trackingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // EventFromRequest builds the event API Gateway would send for r, matched to routeKey with the given path
 // parameters. sourceIP stands in for requestContext.http.sourceIp. Bodies that are not valid UTF-8 are
