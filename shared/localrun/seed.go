@@ -9,12 +9,14 @@ import (
 )
 
 // The demo data `make dev` seeds, with fixed ids so that events/ files and the README can name them.
-// Sunrise Stables (tenant A) and Northwind Equestrian (tenant B) each have an owner and a member.
+// Sunrise Stables (tenant A) and Northwind Equestrian (tenant B) each have an owner and a member;
+// Sunrise also has a groom who works at its stable business.
 const (
 	TenantA       = "11111111-1111-4111-8111-111111111111"
 	TenantB       = "22222222-2222-4222-8222-222222222222"
 	OwnerA        = "a0000000-0000-4000-8000-000000000001"
 	MemberA       = "a0000000-0000-4000-8000-000000000002"
+	GroomA        = "a0000000-0000-4000-8000-000000000003"
 	OwnerB        = "b0000000-0000-4000-8000-000000000001"
 	MemberB       = "b0000000-0000-4000-8000-000000000002"
 	HorseA        = "a1000000-0000-4000-8000-000000000001"
@@ -34,6 +36,7 @@ type SeedUser struct {
 var SeedUsers = []SeedUser{
 	{"owner@sunrise.test", OwnerA, TenantA, "owner"},
 	{"member@sunrise.test", MemberA, TenantA, "member"},
+	{"groom@sunrise.test", GroomA, TenantA, "member"},
 	{"owner@northwind.test", OwnerB, TenantB, "owner"},
 	{"member@northwind.test", MemberB, TenantB, "member"},
 }
@@ -47,12 +50,14 @@ var seedSQL = []string{
 	`INSERT INTO users (id, email, display_name) VALUES
 		('` + OwnerA + `', 'owner@sunrise.test', 'Ada Sunrise'),
 		('` + MemberA + `', 'member@sunrise.test', 'Ben Rider'),
+		('` + GroomA + `', 'groom@sunrise.test', 'Gus Groom'),
 		('` + OwnerB + `', 'owner@northwind.test', 'Cleo Northwind'),
 		('` + MemberB + `', 'member@northwind.test', 'Dan Groom')
 	 ON CONFLICT DO NOTHING`,
 	`INSERT INTO memberships (tenant_id, user_id, role) VALUES
 		('` + TenantA + `', '` + OwnerA + `', 'owner'),
 		('` + TenantA + `', '` + MemberA + `', 'member'),
+		('` + TenantA + `', '` + GroomA + `', 'member'),
 		('` + TenantB + `', '` + OwnerB + `', 'owner'),
 		('` + TenantB + `', '` + MemberB + `', 'member')
 	 ON CONFLICT DO NOTHING`,
@@ -67,6 +72,7 @@ var seedSQL = []string{
 	 ON CONFLICT DO NOTHING`,
 	`INSERT INTO business_members (tenant_id, business_id, user_id, role) VALUES
 		('` + TenantA + `', '` + BusinessA + `', '` + OwnerA + `', 'owner'),
+		('` + TenantA + `', '` + BusinessA + `', '` + GroomA + `', 'staff'),
 		('` + TenantB + `', '` + BusinessB + `', '` + OwnerB + `', 'owner')
 	 ON CONFLICT DO NOTHING`,
 	`INSERT INTO horses (id, tenant_id, name, breed, sex, color, birth_year, discipline, description, owner_user_id, owner_business_id, created_by) VALUES

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/cloudformation/serverless"
@@ -40,9 +41,15 @@ type Route struct {
 // Key is the API Gateway route key, e.g. "GET /horses/{id}".
 func (r Route) Key() string { return r.Method + " " + r.Path }
 
-// Load parses the template at file.
+// goformationMu serialises parsing: goformation registers its YAML tag resolvers in a package-level map
+// on every parse, which is not safe for concurrent use.
+var goformationMu sync.Mutex
+
+// Load parses the template at file. It is safe for concurrent use.
 func Load(file string) (*Template, error) {
+	goformationMu.Lock()
 	raw, err := goformation.Open(file)
+	goformationMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("samtemplate: %s: %w", file, err)
 	}

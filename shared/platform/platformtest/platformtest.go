@@ -16,7 +16,6 @@ import (
 
 	"github.com/rocker-app/corral/shared/auth"
 	"github.com/rocker-app/corral/shared/config"
-	"github.com/rocker-app/corral/shared/logging"
 	"github.com/rocker-app/corral/shared/platform"
 	"github.com/rocker-app/corral/shared/postgres/pgtest"
 	"github.com/rocker-app/corral/shared/ratelimit"
@@ -79,7 +78,8 @@ func New(t testing.TB, modify ...func(*config.Config)) *Env {
 	for _, m := range modify {
 		m(&cfg)
 	}
-	log := logging.New(t.Output(), cfg.LogLevel, cfg.Function)
+	// No function attribute: the local runner and invoker name each function on their own.
+	log := slog.New(slog.NewJSONHandler(t.Output(), &slog.HandlerOptions{Level: cfg.LogLevel}))
 	d, err := platform.NewDeps(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)

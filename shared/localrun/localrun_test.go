@@ -1,0 +1,230 @@
+package localrun_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rocker-app/corral/shared/catalog"
+	"github.com/rocker-app/corral/shared/localrun"
+	"github.com/rocker-app/corral/shared/platform/platformtest"
+	"github.com/rocker-app/corral/shared/samtemplate"
+)
+
+func repoTemplate(t testing.TB) (*samtemplate.Template, string) {
+	t.Helper()
+	file, err := samtemplate.Find(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := samtemplate.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl, filepath.Dir(file)
+}
+
+// seeded is a platform with the demo data of `make dev`.
+func seeded(t *testing.T) *platformtest.Env {
+	t.Helper()
+	env := platformtest.New(t)
+	if err := localrun.Seed(context.Background(), env.DB.Owner); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func tokenFor(t *testing.T, env *platformtest.Env, email string) string {
+	t.Helper()
+	u, ok := localrun.FindSeedUser(email)
+	if !ok {
+		t.Fatalf("no seed user %s", email)
+	}
+	return env.Token(t, u.TenantID, u.UserID, u.Role)
+}
+
+// Every route in template.yaml is served by exactly the route table of its function, and nothing else is.
+func TestTemplateRoutesMatchRouteTables(t *testing.T) {
+	t.Parallel()
+	tpl, _ := repoTemplate(t)
+	env := platformtest.New(t)
+	fns := catalog.HTTP()
+	for _, f := range tpl.Functions {
+		build, ok := fns[f.Name]
+		if !ok {
+			t.Errorf("%s: in template.yaml, not in the catalog", f.Name)
+			continue
+		}
+		var want, got []string
+		for _, r := range f.Routes {
+			want = append(want, r.Key())
+		}
+		for _, r := range build(env.Deps) {
+			got = append(got, r.Pattern)
+		}
+		sort.Strings(want)
+		sort.Strings(got)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: template routes vs route table (-template +code):\n%s", f.Name, diff)
+		}
+	}
+	for name := range fns {
+		if _, ok := tpl.Function(name); !ok {
+			t.Errorf("%s: in the catalog, not in template.yaml", name)
+		}
+	}
+}
+
+func TestServerRoutesLikeAPIGateway(t *testing.T) {
+	t.Parallel()
+	tpl, _ := repoTemplate(t)
+	env := seeded(t)
+	srv, err := localrun.NewServer(tpl, env.Deps, catalog.HTTP())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	get := func(path, token string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest("GET", ts.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, body
+	}
+
+	if res, body := get("/health", ""); res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"status":"ok"`) {
+		t.Fatalf("health: %d %s", res.StatusCode, body)
+	}
+	res, body := get("/horses", "")
+	if res.StatusCode != http.StatusUnauthorized || res.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("no token: %d %s %s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	if res.Header.Get("X-Request-Id") == "" {
+		t.Error("no X-Request-Id")
+	}
+	if res, body := get("/no/such/route", ""); res.StatusCode != http.StatusNotFound || string(body) != `{"message":"Not Found"}` {
+		t.Fatalf("unknown route: %d %s", res.StatusCode, body)
+	}
+
+	ownerA := tokenFor(t, env, "owner@sunrise.test")
+	ownerB := tokenFor(t, env, "owner@northwind.test")
+	if res, body := get("/horses/"+localrun.HorseA, ownerA); res.StatusCode != http.StatusOK || !strings.Contains(string(body), "Midnight Star") {
+		t.Fatalf("A reads its horse: %d %s", res.StatusCode, body)
+	}
+	if res, body := get("/horses/"+localrun.HorseA, ownerB); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("B reads A's horse: %d %s, want 404", res.StatusCode, body)
+	}
+
+	// The health policy allows a burst of 30 per client IP; past it: 429 with Retry-After.
+	var last *http.Response
+	for range 40 {
+		if last, _ = get("/health", ""); last.StatusCode == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if last.StatusCode != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
+		t.Fatalf("past the limit: %d, Retry-After %q", last.StatusCode, last.Header.Get("Retry-After"))
+	}
+}
+
+// Every events/<function>/<case>.json file is a valid HTTP API event for a route of its function, and
+// replayed through the Lambda adapter on the demo data it succeeds (cases named invalid-* must answer
+// 4xx problem+json instead).
+func TestEventsReplay(t *testing.T) {
+	t.Parallel()
+	tpl, root := repoTemplate(t)
+	dirs, err := os.ReadDir(filepath.Join(root, "events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replayed := 0
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		fn := d.Name()
+		if _, ok := tpl.Function(fn); !ok {
+			t.Errorf("events/%s: no such function in template.yaml", fn)
+			continue
+		}
+		files, err := filepath.Glob(filepath.Join(root, "events", fn, "*.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, file := range files {
+			replayed++
+			name := strings.TrimSuffix(filepath.Base(file), ".json")
+			t.Run(fn+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				data, err := os.ReadFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				env := seeded(t)
+				iv := &localrun.Invoker{Template: tpl, Deps: env.Deps, Functions: catalog.HTTP()}
+				resp, err := iv.InvokeHTTP(context.Background(), fn, data, tokenFor(t, env, "owner@sunrise.test"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.HasPrefix(name, "invalid-") {
+					if resp.StatusCode < 400 || resp.StatusCode >= 500 || resp.Headers["Content-Type"] != "application/problem+json" {
+						t.Fatalf("status %d (%s), want a 4xx problem: %s", resp.StatusCode, resp.Headers["Content-Type"], resp.Body)
+					}
+					return
+				}
+				if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+					t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
+				}
+				if resp.Body != "" && !json.Valid([]byte(resp.Body)) {
+					t.Fatalf("body is not JSON: %s", resp.Body)
+				}
+			})
+		}
+	}
+	if replayed == 0 {
+		t.Fatal("no event files found")
+	}
+	// Every HTTP function has at least one event file per route.
+	for _, f := range tpl.Functions {
+		files, _ := filepath.Glob(filepath.Join(root, "events", f.Name, "*.json"))
+		var keys []string
+		for _, file := range files {
+			var ev struct {
+				RouteKey string `json:"routeKey"`
+			}
+			data, err := os.ReadFile(file)
+			if err == nil && json.Unmarshal(data, &ev) == nil {
+				keys = append(keys, ev.RouteKey)
+			}
+		}
+		for _, r := range f.Routes {
+			if !slices.Contains(keys, r.Key()) {
+				t.Errorf("events/%s has no event for %s", f.Name, r.Key())
+			}
+		}
+	}
+}
