@@ -1,0 +1,135 @@
+package localrun_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/rocker-app/corral/shared/catalog"
+	"github.com/rocker-app/corral/shared/localrun"
+)
+
+// Through every route of template.yaml, Northwind's owner sees nothing of Sunrise (tenant A) and changes
+// nothing of it: A's resources in a path answer 404 (they do not exist for B), no body names any of A's ids
+// or names, and A's rows are untouched afterwards. New routes are covered automatically; a route whose
+// path parameter has no tenant-A fixture below fails the test until one is added.
+func TestTenantIsolationThroughEveryRoute(t *testing.T) {
+	t.Parallel()
+	tpl, _ := repoTemplate(t)
+	env := seeded(t)
+	srv, err := localrun.NewServer(tpl, env.Deps, catalog.HTTP())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	tokenB := tokenFor(t, env, "owner@northwind.test")
+
+	// Tenant A's resource for each path parameter, by the route's first path segment.
+	idOf := map[string]string{
+		"horses/{id}":               localrun.HorseA,
+		"businesses/{id}":           localrun.BusinessA,
+		"profiles/{id}":             localrun.ProfileOwnerA,
+		"businesses/{id}/{user_id}": localrun.GroomA,
+	}
+	// Bodies that would be valid for B's own resources, so that only tenancy can refuse them.
+	bodyFor := map[string]string{
+		"POST /horses":                  `{"name":"Hijacked","sex":"mare"}`,
+		"PATCH /horses/{id}":            `{"name":"Hijacked"}`,
+		"POST /businesses":              `{"name":"Hijacked","kind":"stable"}`,
+		"PATCH /businesses/{id}":        `{"name":"Hijacked"}`,
+		"POST /businesses/{id}/members": `{"user_id":"` + localrun.MemberB + `","role":"staff"}`,
+		"PATCH /me":                     `{"bio":"still B"}`,
+	}
+	queriesFor := map[string][]string{
+		"GET /entities/search": {"q=Midnight", "q=Sunrise", "q=Ada", "q=Copper&type=horse", "q=Gus"},
+	}
+	secretsOfA := []string{localrun.TenantA, localrun.OwnerA, localrun.MemberA, localrun.GroomA, localrun.HorseA,
+		localrun.HorseA2, localrun.BusinessA, localrun.ProfileOwnerA, "Midnight Star", "Copper Penny", "Sunrise", "Ada Sunrise", "Gus Groom"}
+
+	checked := 0
+	for _, f := range tpl.Functions {
+		for _, rt := range f.Routes {
+			if f.Name == "health" {
+				continue
+			}
+			path, hasA := rt.Path, false
+			segs := strings.Split(strings.Trim(rt.Path, "/"), "/")
+			for i, s := range segs {
+				if !strings.HasPrefix(s, "{") {
+					continue
+				}
+				key := segs[0] + "/" + s
+				if i > 1 {
+					key = segs[0] + "/{id}/" + s
+				}
+				id, ok := idOf[key]
+				if !ok {
+					t.Errorf("%s: no tenant-A fixture for %s", rt.Key(), key)
+					continue
+				}
+				path, hasA = strings.Replace(path, s, id, 1), true
+			}
+			queries := queriesFor[rt.Key()]
+			if queries == nil {
+				queries = []string{""}
+			}
+			for _, q := range queries {
+				url := ts.URL + path
+				if q != "" {
+					url += "?" + q
+				}
+				var body io.Reader
+				if b := bodyFor[rt.Key()]; b != "" {
+					body = strings.NewReader(b)
+				}
+				req, err := http.NewRequest(rt.Method, url, body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Authorization", "Bearer "+tokenB)
+				req.Header.Set("Content-Type", "application/json")
+				res, err := ts.Client().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				checked++
+				if hasA && res.StatusCode != http.StatusNotFound {
+					t.Errorf("%s %s as B: status %d, want 404: %s", rt.Method, path, res.StatusCode, got)
+				}
+				if !hasA && res.StatusCode >= 300 {
+					t.Errorf("%s %s as B: status %d, want success on B's own data: %s", rt.Method, url, res.StatusCode, got)
+				}
+				// The problem's "instance" echoes the path the caller sent; that is not a disclosure.
+				shown := strings.ReplaceAll(string(got), `"instance":"`+path+`"`, "")
+				for _, s := range secretsOfA {
+					if strings.Contains(shown, s) {
+						t.Errorf("%s %s as B: body reveals tenant A's %q: %s", rt.Method, url, s, got)
+					}
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no routes checked")
+	}
+
+	// Nothing of A changed.
+	var horses, hijacked, members int
+	err = env.DB.Owner.QueryRow(context.Background(), `
+		SELECT (SELECT count(*) FROM horses WHERE tenant_id = $1),
+		       (SELECT count(*) FROM horses h WHERE h.tenant_id = $1 AND h.name = 'Hijacked')
+		       + (SELECT count(*) FROM businesses b WHERE b.tenant_id = $1 AND b.name = 'Hijacked'),
+		       (SELECT count(*) FROM business_members WHERE tenant_id = $1)`, localrun.TenantA).Scan(&horses, &hijacked, &members)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if horses != 2 || hijacked != 0 || members != 2 {
+		t.Fatalf("tenant A after B's requests: horses %d (want 2), hijacked %d (want 0), business members %d (want 2)", horses, hijacked, members)
+	}
+}
