@@ -30,7 +30,8 @@ type CheckResult struct {
 	Error     string  `json:"error,omitempty"`
 }
 
-// Handler runs every check in parallel, each within timeout, and answers 200 when all pass, else 503.
+// Handler runs every check in parallel, each within timeout, and answers 200 when all pass, else 503. A check
+// still running at its timeout is reported as "timed out" without waiting for it to return.
 func Handler(checks map[string]Check, timeout time.Duration) http.Handler {
 	names := make([]string, 0, len(checks))
 	for n := range checks {
@@ -46,7 +47,7 @@ func Handler(checks map[string]Check, timeout time.Duration) http.Handler {
 				ctx, cancel := context.WithTimeout(r.Context(), timeout)
 				defer cancel()
 				start := time.Now()
-				err := checks[n](ctx)
+				err := run(ctx, checks[n])
 				res := CheckResult{Status: "ok", LatencyMS: float64(time.Since(start).Microseconds()) / 1000}
 				if err != nil {
 					res.Status, res.Error = "down", reason(ctx)
@@ -68,6 +69,19 @@ func Handler(checks map[string]Check, timeout time.Duration) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		httpapi.WriteJSON(w, r, status, rep)
 	})
+}
+
+// run returns check's result, or ctx's error as soon as ctx ends: a check that ignores its context cannot
+// hold up the answer. Such a check's goroutine finishes in the background whenever the check returns.
+func run(ctx context.Context, check Check) error {
+	done := make(chan error, 1)
+	go func() { done <- check(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // reason is what the public body says; the cause may name hosts or credentials and goes to the log only.
