@@ -13,6 +13,7 @@ import (
 	"github.com/rocker-app/corral/shared/auth"
 	"github.com/rocker-app/corral/shared/httpapi"
 	"github.com/rocker-app/corral/shared/logging"
+	"github.com/rocker-app/corral/shared/ratelimit"
 )
 
 // TokenVerifier turns a bearer token, or the claims an API Gateway JWT authorizer already verified, into a
@@ -27,16 +28,32 @@ type AuditRecorder interface {
 	Record(audit.Event)
 }
 
-// Authenticate requires a caller: claims from API Gateway's JWT authorizer when trustGateway is set and the
-// request came through one, else an `Authorization: Bearer` token. No or a bad token is 401 problem+json
-// with WWW-Authenticate; a valid token without a tenant is 403. The principal goes into the context
-// (auth.FromContext) and the request logger gains tenant and user. Failures are audit events.
-func Authenticate(v TokenVerifier, trustGateway bool, rec AuditRecorder) Middleware {
+// AuthOptions configure Authenticate.
+type AuthOptions struct {
+	// TrustGateway takes the claims of an API Gateway JWT authorizer when the request came through one.
+	TrustGateway bool
+	// Audit receives an event per refused token (not for a missing one).
+	Audit AuditRecorder
+	// Failures, when set, counts refused requests per client IP against FailurePolicy: past it, the
+	// answer is 429 with Retry-After, so a client cannot probe tokens without limit. Requests that never
+	// authenticate are otherwise never rate-limited, since the route's own policy runs after authentication.
+	Failures      *ratelimit.Limiter
+	FailurePolicy ratelimit.Policy
+}
+
+// Authenticate requires a caller: claims from API Gateway's JWT authorizer when o.TrustGateway is set and
+// the request came through one, else an `Authorization: Bearer` token. No or a bad token is 401
+// problem+json with WWW-Authenticate; a valid token without a tenant is 403. The principal goes into the
+// context (auth.FromContext) and the request logger gains tenant and user.
+func Authenticate(v TokenVerifier, o AuthOptions) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p, err := principalFor(r, v, trustGateway)
+			p, err := principalFor(r, v, o.TrustGateway)
 			if err != nil {
-				refuse(w, r, err, rec)
+				if o.Failures != nil && !allowFailure(w, r, o) {
+					return
+				}
+				refuse(w, r, err, o.Audit)
 				return
 			}
 			ctx := auth.WithPrincipal(r.Context(), p)
@@ -50,6 +67,25 @@ func Authenticate(v TokenVerifier, trustGateway bool, rec AuditRecorder) Middlew
 }
 
 var errNoCredentials = errors.New("no bearer token")
+
+// allowFailure counts a refused request against the client IP's budget. It answers 429 itself and
+// returns false when the budget is spent; a limiter error fails open to the ordinary 401/403.
+func allowFailure(w http.ResponseWriter, r *http.Request, o AuthOptions) bool {
+	d, err := o.Failures.Allow(r.Context(), o.FailurePolicy, "", ClientIP(r))
+	if err != nil {
+		return true
+	}
+	ratelimit.SetHeaders(w.Header(), d)
+	if d.Allowed {
+		return true
+	}
+	if st := stateFrom(r.Context()); st != nil {
+		st.rateLimited = true
+	}
+	record(o.Audit, r, auth.Principal{}, audit.KindRateLimited, o.FailurePolicy.Name)
+	httpapi.WriteError(w, r, &httpapi.Error{Code: httpapi.CodeRateLimited, Message: "too many failed authentications; slow down", RetryAfter: d.RetryAfter})
+	return false
+}
 
 func principalFor(r *http.Request, v TokenVerifier, trustGateway bool) (auth.Principal, error) {
 	if trustGateway {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/rocker-app/corral/shared/httpapi"
 	"github.com/rocker-app/corral/shared/middleware"
@@ -19,6 +20,11 @@ const (
 	IdempotencyOptional                    // honoured when the client sends a key
 	IdempotencyRequired                    // 400 without a key
 )
+
+// authFailurePolicy limits requests refused by authentication, per client IP, on every authenticated route.
+func authFailurePolicy() ratelimit.Policy {
+	return ratelimit.Policy{Name: "auth.failures", Rate: 30, Period: time.Minute, Burst: 20, Scope: ratelimit.ScopeIP}
+}
 
 // Route is one entry of a function's route table. Pattern uses API Gateway's route key syntax, which is
 // also net/http's pattern syntax for the routes we use: "GET /horses/{id}".
@@ -45,7 +51,10 @@ func Handler(d *Deps, routes []Route) http.Handler {
 		}
 		chain := []middleware.Middleware{middleware.Route(rt.Pattern)}
 		if !rt.Public {
-			chain = append(chain, middleware.Authenticate(d.Verifier, d.Config.JWT.TrustGatewayClaims, d.Audit))
+			chain = append(chain, middleware.Authenticate(d.Verifier, middleware.AuthOptions{
+				TrustGateway: d.Config.JWT.TrustGatewayClaims, Audit: d.Audit,
+				Failures: d.Limiter, FailurePolicy: authFailurePolicy(),
+			}))
 		}
 		chain = append(chain, middleware.RateLimit(d.Limiter, rt.Policy, d.Audit))
 		if rt.Idempotency != IdempotencyNone {

@@ -397,3 +397,32 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Requests that fail authentication are limited per client IP, so tokens cannot be probed without end.
+func TestFailedAuthenticationIsRateLimitedPerIP(t *testing.T) {
+	t.Parallel()
+	_, _, h := newServer(t)
+	from := func(ip string) *http.Request {
+		r := req("GET", "/whoami", "")
+		r.RemoteAddr = ip + ":4444"
+		r.Header.Set("Authorization", "Bearer forged")
+		return r
+	}
+	var last *platformtest.Response
+	for i := range 25 {
+		last = platformtest.Do(t, h, from("198.51.100.7"), "")
+		if last.Status == http.StatusTooManyRequests {
+			if i < 20 {
+				t.Fatalf("limited after %d failures, burst is 20", i)
+			}
+			break
+		}
+		last.Problem(t, http.StatusUnauthorized)
+	}
+	last.Problem(t, http.StatusTooManyRequests)
+	if last.Header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	// Another address is not affected.
+	platformtest.Do(t, h, from("198.51.100.8"), "").Problem(t, http.StatusUnauthorized)
+}
