@@ -187,7 +187,7 @@ func TestAuthenticate(t *testing.T) {
 				ev.Headers["authorization"] = tt.bearer
 			}
 			rec := &auditLog{}
-			h := middleware.Chain(middleware.RequestID(), middleware.Authenticate(verifier, tt.trustGateway, rec))(whoami)
+			h := middleware.Chain(middleware.RequestID(), middleware.Authenticate(verifier, middleware.AuthOptions{TrustGateway: tt.trustGateway, Audit: rec}))(whoami)
 			res := serveLambda(t, h, ev)
 
 			if res.Code != tt.wantStatus {
@@ -237,7 +237,7 @@ func TestAuthenticate(t *testing.T) {
 func TestAuthenticateOutsideLambda(t *testing.T) {
 	t.Parallel()
 	user, tenant := uuid.NewString(), uuid.NewString()
-	h := middleware.Authenticate(newVerifier(t), true, nil)(whoami)
+	h := middleware.Authenticate(newVerifier(t), middleware.AuthOptions{TrustGateway: true})(whoami)
 
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/me", nil))
