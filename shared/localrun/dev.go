@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rocker-app/corral/shared/auth"
-	"github.com/rocker-app/corral/shared/postgres"
+	"github.com/rocker-app/corral/shared/postgres/schema"
 )
 
 // Local development settings. The issuer names the local runner; the cursor secret is for local use only.
@@ -103,7 +103,7 @@ func Prepare(ctx context.Context, ownerURL string) error {
 		return fmt.Errorf("localrun: %w", err)
 	}
 	defer owner.Close()
-	if err := postgres.MigrateUp(ctx, ownerURL); err != nil {
+	if err := schema.Up(ctx, ownerURL); err != nil {
 		return err
 	}
 	if _, err := owner.Exec(ctx, `ALTER ROLE corral_app LOGIN`); err != nil {

@@ -10,7 +10,7 @@ import (
 	"strconv"
 
 	"github.com/rocker-app/corral/shared/localrun"
-	"github.com/rocker-app/corral/shared/postgres"
+	"github.com/rocker-app/corral/shared/postgres/schema"
 )
 
 func main() {
@@ -30,9 +30,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	}
 	switch args[0] {
 	case "up":
-		return postgres.MigrateUp(ctx, url)
+		return schema.Up(ctx, url)
 	case "down":
-		return postgres.MigrateDown(ctx, url)
+		return schema.Down(ctx, url)
 	case "steps":
 		if len(args) != 2 {
 			return errors.New("usage: migrate steps N")
@@ -41,7 +41,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		if err != nil {
 			return err
 		}
-		return postgres.MigrateSteps(ctx, url, n)
+		return schema.Steps(ctx, url, n)
 	default:
 		return errors.New("usage: migrate up | down | steps N")
 	}

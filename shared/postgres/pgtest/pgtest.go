@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rocker-app/corral/migrations"
 	"github.com/rocker-app/corral/shared/postgres"
+	"github.com/rocker-app/corral/shared/postgres/schema"
 )
 
 const (
@@ -52,7 +53,7 @@ const (
 type DB struct {
 	// Name is the database name, corral_test_<random hex>.
 	Name string
-	// OwnerURL connects as the superuser that owns the schema; MigrateUp and friends take it.
+	// OwnerURL connects as the superuser that owns the schema; schema.Up and friends take it.
 	OwnerURL string
 	// AppURL connects as corral_app, the role the functions use: row-level security applies.
 	AppURL string
@@ -247,7 +248,7 @@ $$`, AppRole, AppPassword)
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+ident+" TEMPLATE template0"); err != nil {
 		return fmt.Errorf("create template %s: %w", c.template, err)
 	}
-	if err := postgres.MigrateUp(ctx, withDatabase(c.admin, c.template, nil)); err != nil {
+	if err := schema.Up(ctx, withDatabase(c.admin, c.template, nil)); err != nil {
 		return fmt.Errorf("migrate template %s: %w", c.template, err)
 	}
 	if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident+" WITH IS_TEMPLATE true"); err != nil {

@@ -1,4 +1,4 @@
-package postgres_test
+package schema_test
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rocker-app/corral/migrations"
-	"github.com/rocker-app/corral/shared/postgres"
 	"github.com/rocker-app/corral/shared/postgres/pgtest"
+	"github.com/rocker-app/corral/shared/postgres/schema"
 )
 
 // schemaSQL describes everything a migration can create in the database, one line per object, in a
@@ -49,7 +49,7 @@ UNION ALL
 SELECT 'nsp public acl=' || coalesce(nspacl::text, '') FROM pg_namespace WHERE nspname = 'public'
 ORDER BY 1`
 
-func schema(t testing.TB, pool *pgxpool.Pool) []string {
+func dumpSchema(t testing.TB, pool *pgxpool.Pool) []string {
 	t.Helper()
 	rows, err := pool.Query(context.Background(), schemaSQL)
 	if err != nil {
@@ -105,21 +105,21 @@ func TestMigrationsRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	n := countUpMigrations(t)
 
-	before := []([]string){schema(t, db.Owner)} // before[i]: the schema at version i
+	before := []([]string){dumpSchema(t, db.Owner)} // before[i]: the schema at version i
 	for i := 1; i <= n; i++ {
-		if err := postgres.MigrateSteps(ctx, db.OwnerURL, 1); err != nil {
+		if err := schema.Steps(ctx, db.OwnerURL, 1); err != nil {
 			t.Fatalf("up to %d: %v", i, err)
 		}
-		before = append(before, schema(t, db.Owner))
+		before = append(before, dumpSchema(t, db.Owner))
 		if cmp.Equal(before[i-1], before[i]) {
 			t.Errorf("migration %d changed nothing", i)
 		}
 	}
 	for i := n; i >= 1; i-- {
-		if err := postgres.MigrateSteps(ctx, db.OwnerURL, -1); err != nil {
+		if err := schema.Steps(ctx, db.OwnerURL, -1); err != nil {
 			t.Fatalf("down from %d: %v", i, err)
 		}
-		if diff := cmp.Diff(before[i-1], schema(t, db.Owner)); diff != "" {
+		if diff := cmp.Diff(before[i-1], dumpSchema(t, db.Owner)); diff != "" {
 			t.Errorf("down migration %d does not undo its up (-want +got):\n%s", i, diff)
 		}
 	}
@@ -129,17 +129,17 @@ func TestMigrationsRoundTrip(t *testing.T) {
 		run  func(context.Context, string) error
 		want []string
 	}{
-		{"up", postgres.MigrateUp, before[n]},
-		{"up again is a no-op", postgres.MigrateUp, before[n]},
-		{"down", postgres.MigrateDown, before[0]},
-		{"down again is a no-op", postgres.MigrateDown, before[0]},
-		{"up after down", postgres.MigrateUp, before[n]},
+		{"up", schema.Up, before[n]},
+		{"up again is a no-op", schema.Up, before[n]},
+		{"down", schema.Down, before[0]},
+		{"down again is a no-op", schema.Down, before[0]},
+		{"up after down", schema.Up, before[n]},
 	}
 	for _, s := range steps {
 		if err := s.run(ctx, db.OwnerURL); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
-		if diff := cmp.Diff(s.want, schema(t, db.Owner)); diff != "" {
+		if diff := cmp.Diff(s.want, dumpSchema(t, db.Owner)); diff != "" {
 			t.Errorf("%s: schema (-want +got):\n%s", s.name, diff)
 		}
 	}
@@ -159,11 +159,11 @@ func TestMigrateErrors(t *testing.T) {
 		name string
 		run  func() error
 	}{
-		{"unknown scheme", func() error { return postgres.MigrateUp(ctx, "mysql://root@127.0.0.1/x") }},
+		{"unknown scheme", func() error { return schema.Up(ctx, "mysql://root@127.0.0.1/x") }},
 		{"unreachable server", func() error {
-			return postgres.MigrateUp(ctx, "postgres://nobody:s3cret@127.0.0.1:1/x?sslmode=disable&connect_timeout=2")
+			return schema.Up(ctx, "postgres://nobody:s3cret@127.0.0.1:1/x?sslmode=disable&connect_timeout=2")
 		}},
-		{"more steps down than applied", func() error { return postgres.MigrateSteps(ctx, db.OwnerURL, -1000) }},
+		{"more steps down than applied", func() error { return schema.Steps(ctx, db.OwnerURL, -1000) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
