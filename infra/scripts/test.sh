@@ -27,9 +27,16 @@ drop_test_databases() {
   local db dropped=0
   while IFS= read -r db; do
     [[ -n "$db" ]] || continue
-    if psql -X -w -q -d "$CORRAL_TEST_ADMIN_URL" -c "DROP DATABASE IF EXISTS \"${db//\"/\"\"}\"" >/dev/null 2>&1; then
+    local q="\"${db//\"/\"\"}\""
+    # A template (corral_tpl_*) must stop being one before it can be dropped; if the drop fails because
+    # another run is cloning from it, it becomes a template again.
+    if psql -X -w -q -d "$CORRAL_TEST_ADMIN_URL" -c "ALTER DATABASE $q IS_TEMPLATE false" \
+        -c "DROP DATABASE IF EXISTS $q" >/dev/null 2>&1; then
       dropped=$((dropped + 1))
     else
+      if [[ "$db" == corral_tpl_* ]]; then
+        psql -X -w -q -d "$CORRAL_TEST_ADMIN_URL" -c "ALTER DATABASE $q IS_TEMPLATE true" >/dev/null 2>&1 || true
+      fi
       log "kept test database $db (in use)"
     fi
   done < <(psql -X -w -q -d "$CORRAL_TEST_ADMIN_URL" -tA -c \
