@@ -32,6 +32,8 @@ type Config struct {
 	IdempotencyTTL     time.Duration // IDEMPOTENCY_TTL (default 24h)
 	IdempotencyStore   string        // IDEMPOTENCY_STORE: postgres (default) or dynamodb
 	RateLimitOverrides string        // RATE_LIMIT_OVERRIDES: JSON, see ratelimit.ParseOverrides
+	AuditQueueSize     int           // AUDIT_QUEUE_SIZE: events queued per instance before new ones are dropped (default 1024)
+	AuditRetention     time.Duration // AUDIT_RETENTION: how long audit rows are kept by the cleanup job (default 2160h, 90 days)
 	MetricsNamespace   string        // METRICS_NAMESPACE (default Corral)
 }
 
@@ -73,6 +75,8 @@ func Load(getenv func(string) string) (Config, error) {
 		IdempotencyTTL:     r.duration("IDEMPOTENCY_TTL", 24*time.Hour),
 		IdempotencyStore:   r.oneOf("IDEMPOTENCY_STORE", "postgres", "postgres", "dynamodb"),
 		RateLimitOverrides: r.str("RATE_LIMIT_OVERRIDES", ""),
+		AuditQueueSize:     r.int("AUDIT_QUEUE_SIZE", 1024, 1, 1<<20),
+		AuditRetention:     r.duration("AUDIT_RETENTION", 90*24*time.Hour),
 		MetricsNamespace:   r.str("METRICS_NAMESPACE", "Corral"),
 	}
 	if len(c.CursorSecret) < 32 {

@@ -72,6 +72,8 @@ func TestLoadDefaults(t *testing.T) {
 		CursorSecret:     []byte(strings.Repeat("c", 32)),
 		IdempotencyTTL:   24 * time.Hour,
 		IdempotencyStore: "postgres",
+		AuditQueueSize:   1024,
+		AuditRetention:   90 * 24 * time.Hour,
 		MetricsNamespace: "Corral",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -101,6 +103,8 @@ func TestLoadFullEnv(t *testing.T) {
 		"IDEMPOTENCY_TTL":           "1h30m",
 		"IDEMPOTENCY_STORE":         "dynamodb",
 		"RATE_LIMIT_OVERRIDES":      `{"t1":{"rate":5}}`,
+		"AUDIT_QUEUE_SIZE":          "64",
+		"AUDIT_RETENTION":           "720h",
 		"METRICS_NAMESPACE":         "CorralProd",
 	}
 	got, err := config.Load(getenv(env))
@@ -128,6 +132,8 @@ func TestLoadFullEnv(t *testing.T) {
 		IdempotencyTTL:     90 * time.Minute,
 		IdempotencyStore:   "dynamodb",
 		RateLimitOverrides: `{"t1":{"rate":5}}`,
+		AuditQueueSize:     64,
+		AuditRetention:     720 * time.Hour,
 		MetricsNamespace:   "CorralProd",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

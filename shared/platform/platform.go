@@ -89,7 +89,7 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, e
 		return nil, errors.New("platform: IDEMPOTENCY_STORE=" + cfg.IdempotencyStore + " is not available in this build")
 	}
 
-	d.Audit = audit.NewWriter(postgres.NewAuditSink(d.DB), log, audit.DefaultQueueSize)
+	d.Audit = audit.NewWriter(postgres.NewAuditSink(d.DB), log, cfg.AuditQueueSize)
 	return d, nil
 }
 
