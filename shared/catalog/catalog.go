@@ -22,6 +22,16 @@ func HTTP() map[string]platform.HTTPFunction {
 	}
 }
 
+// SQS returns the queue consumers by function name.
+func SQS() map[string]platform.SQSFunction {
+	return map[string]platform.SQSFunction{}
+}
+
+// Schedules returns the scheduled functions by function name.
+func Schedules() map[string]platform.ScheduleFunction {
+	return map[string]platform.ScheduleFunction{}
+}
+
 // Default policies. Reads are generous, writes tighter, anonymous routes counted per client IP. Per-tenant
 // overrides come from RATE_LIMIT_OVERRIDES by policy name.
 func readPolicy(family string) ratelimit.Policy {

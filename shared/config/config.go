@@ -35,7 +35,21 @@ type Config struct {
 	AuditQueueSize     int           // AUDIT_QUEUE_SIZE: events queued per instance before new ones are dropped (default 1024)
 	AuditRetention     time.Duration // AUDIT_RETENTION: how long audit rows are kept by the cleanup job (default 2160h, 90 days)
 	MetricsNamespace   string        // METRICS_NAMESPACE (default Corral)
+
+	// DatabaseMaintenanceURL (DATABASE_MAINTENANCE_URL) connects as a role that may work across tenants
+	// (the schema owner, or a role with BYPASSRLS): only scheduled maintenance functions use it.
+	DatabaseMaintenanceURL string
+	// SQSEndpoint (SQS_ENDPOINT) points the SQS client at a local server; empty in AWS.
+	SQSEndpoint string
+	// AWSRegion (AWS_REGION, set by Lambda) is the region of AWS clients; us-east-1 locally.
+	AWSRegion string
+	// Queues maps a queue's name to its URL, from every variable QUEUE_URL_<NAME> (NAME upper case, e.g.
+	// QUEUE_URL_JOBS): template.yaml passes !Ref of each queue; the local runner passes the local URLs.
+	Queues map[string]string
 }
+
+// QueueNames lists the queues a function may be given a URL for (QUEUE_URL_<NAME>).
+func QueueNames() []string { return []string{"jobs", "webhooks"} }
 
 // JWT configures token verification. At least one key source must be set.
 type JWT struct {
@@ -78,6 +92,18 @@ func Load(getenv func(string) string) (Config, error) {
 		AuditQueueSize:     r.int("AUDIT_QUEUE_SIZE", 1024, 1, 1<<20),
 		AuditRetention:     r.duration("AUDIT_RETENTION", 90*24*time.Hour),
 		MetricsNamespace:   r.str("METRICS_NAMESPACE", "Corral"),
+
+		DatabaseMaintenanceURL: r.url("DATABASE_MAINTENANCE_URL", ""),
+		SQSEndpoint:            r.url("SQS_ENDPOINT", ""),
+		AWSRegion:              r.str("AWS_REGION", "us-east-1"),
+	}
+	for _, name := range QueueNames() {
+		if u := r.url("QUEUE_URL_"+strings.ToUpper(name), ""); u != "" {
+			if c.Queues == nil {
+				c.Queues = map[string]string{}
+			}
+			c.Queues[name] = u
+		}
 	}
 	if len(c.CursorSecret) < 32 {
 		r.fail("CURSOR_SECRET", "must be set to at least 32 bytes")

@@ -75,6 +75,7 @@ func TestLoadDefaults(t *testing.T) {
 		AuditQueueSize:   1024,
 		AuditRetention:   90 * 24 * time.Hour,
 		MetricsNamespace: "Corral",
+		AWSRegion:        "us-east-1",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -106,6 +107,10 @@ func TestLoadFullEnv(t *testing.T) {
 		"AUDIT_QUEUE_SIZE":          "64",
 		"AUDIT_RETENTION":           "720h",
 		"METRICS_NAMESPACE":         "CorralProd",
+		"AWS_REGION":                "eu-north-1",
+		"SQS_ENDPOINT":              "http://127.0.0.1:9324",
+		"QUEUE_URL_JOBS":            "http://127.0.0.1:9324/000000000000/jobs",
+		"DATABASE_MAINTENANCE_URL":  "postgres://owner@db.internal:5432/corral",
 	}
 	got, err := config.Load(getenv(env))
 	if err != nil {
@@ -135,6 +140,11 @@ func TestLoadFullEnv(t *testing.T) {
 		AuditQueueSize:     64,
 		AuditRetention:     720 * time.Hour,
 		MetricsNamespace:   "CorralProd",
+
+		DatabaseMaintenanceURL: "postgres://owner@db.internal:5432/corral",
+		SQSEndpoint:            "http://127.0.0.1:9324",
+		AWSRegion:              "eu-north-1",
+		Queues:                 map[string]string{"jobs": "http://127.0.0.1:9324/000000000000/jobs"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)

@@ -5,12 +5,18 @@ package platform
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rocker-app/corral/shared/audit"
@@ -34,6 +40,11 @@ type Deps struct {
 	Idempotency idempotency.Store
 	Audit       *audit.Writer
 	Cursors     *httpapi.Cursors
+	// SQS is the queue client (pointed at SQS_ENDPOINT when set); queue URLs are in Config.Queues.
+	SQS *sqs.Client
+	// Maintenance is a pool for scheduled maintenance that works across tenants; nil unless
+	// DATABASE_MAINTENANCE_URL is set.
+	Maintenance *pgxpool.Pool
 
 	closers []func()
 }
@@ -90,6 +101,18 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, e
 	}
 
 	d.Audit = audit.NewWriter(postgres.NewAuditSink(d.DB), log, cfg.AuditQueueSize)
+
+	if d.SQS, err = newSQS(ctx, cfg); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("platform: SQS client: %w", err)
+	}
+	if cfg.DatabaseMaintenanceURL != "" {
+		if d.Maintenance, err = postgres.Open(ctx, cfg.DatabaseMaintenanceURL, 2); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("platform: DATABASE_MAINTENANCE_URL: %w", err)
+		}
+		d.closers = append(d.closers, d.Maintenance.Close)
+	}
 	return d, nil
 }
 
@@ -104,4 +127,23 @@ func (d *Deps) Close() {
 		d.closers[i]()
 	}
 	d.closers = nil
+}
+
+// newSQS builds the SQS client from the Lambda environment (region and credentials); with an endpoint
+// (the local SQS server) it uses that endpoint, the configured region and static local credentials.
+// Loading the configuration makes no network call.
+func newSQS(ctx context.Context, c config.Config) (*sqs.Client, error) {
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(c.AWSRegion)}
+	if c.SQSEndpoint != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return sqs.NewFromConfig(cfg, func(o *sqs.Options) {
+		if c.SQSEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.SQSEndpoint)
+		}
+	}), nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/rocker-app/corral/shared/config"
@@ -18,19 +19,53 @@ type HTTPFunction func(d *Deps) []Route
 // StartHTTP is the whole of an HTTP function's main: read the configuration (failing with a message that
 // names each bad variable), build the clients once, and serve API Gateway events until the runtime stops.
 func StartHTTP(ctx context.Context, name string, getenv func(string) string, fn HTTPFunction) error {
-	cfg, err := config.Load(getenv)
+	d, err := start(ctx, name, getenv)
 	if err != nil {
 		return err
-	}
-	if cfg.Function == "corral" {
-		cfg.Function = name
-	}
-	log := logging.New(os.Stdout, cfg.LogLevel, cfg.Function)
-	d, err := NewDeps(ctx, cfg, log)
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
 	}
 	h := Handler(d, fn(d))
 	lambda.StartWithOptions(lambdax.HTTP(h), lambda.WithContext(ctx), lambda.WithEnableSIGTERM(d.Close))
 	return nil
+}
+
+// SQSFunction builds a queue consumer's per-message handler from its dependencies.
+type SQSFunction func(d *Deps) lambdax.MessageHandler
+
+// ScheduleFunction builds a scheduled function's run from its dependencies.
+type ScheduleFunction func(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) error
+
+// StartSQS is the whole of a queue consumer's main: configuration, clients, then SQS batches handled one
+// message at a time with partial batch failures.
+func StartSQS(ctx context.Context, name string, getenv func(string) string, fn SQSFunction) error {
+	d, err := start(ctx, name, getenv)
+	if err != nil {
+		return err
+	}
+	lambda.StartWithOptions(lambdax.SQS(d.Log, fn(d)), lambda.WithContext(ctx), lambda.WithEnableSIGTERM(d.Close))
+	return nil
+}
+
+// StartSchedule is the whole of a scheduled function's main.
+func StartSchedule(ctx context.Context, name string, getenv func(string) string, fn ScheduleFunction) error {
+	d, err := start(ctx, name, getenv)
+	if err != nil {
+		return err
+	}
+	lambda.StartWithOptions(lambdax.Schedule(fn(d)), lambda.WithContext(ctx), lambda.WithEnableSIGTERM(d.Close))
+	return nil
+}
+
+func start(ctx context.Context, name string, getenv func(string) string) (*Deps, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Function == "corral" {
+		cfg.Function = name
+	}
+	d, err := NewDeps(ctx, cfg, logging.New(os.Stdout, cfg.LogLevel, cfg.Function))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return d, nil
 }
