@@ -52,6 +52,23 @@ func (c *Cursors) Decode(s string, v any) error {
 	return nil
 }
 
+// DecodeCursor reads the ?cursor= value s of a keyset listing into a new T. An empty s asks for the first
+// page: nil and no error. A cursor Decode refuses, or one whose position valid rejects (valid may be nil
+// to accept any), is the CodeInvalid *Error naming the cursor parameter.
+func DecodeCursor[T any](c *Cursors, s string, valid func(T) bool) (*T, error) {
+	if s == "" {
+		return nil, nil
+	}
+	v := new(T)
+	if err := c.Decode(s, v); err != nil {
+		return nil, err
+	}
+	if valid != nil && !valid(*v) {
+		return nil, Invalid(FieldProblem{Field: "cursor", Reason: "is not a cursor this API issued"})
+	}
+	return v, nil
+}
+
 func (c *Cursors) tag(b []byte) []byte {
 	m := hmac.New(sha256.New, c.key)
 	m.Write(b)
