@@ -63,17 +63,19 @@ func New(t testing.TB, modify ...func(*config.Config)) *Env {
 		t.Fatal(err)
 	}
 	cfg := config.Config{
-		Function:         "test",
-		LogLevel:         slog.LevelDebug,
-		DatabaseURL:      db.AppURL,
-		DatabaseMaxConn:  4,
-		RedisURL:         RedisURL(),
-		JWT:              config.JWT{Issuer: Issuer, Audience: Audience, PublicKey: string(jwks), TenantClaim: "tenant_id", Leeway: 30 * time.Second},
-		MaxBodyBytes:     64 << 10,
-		CursorSecret:     []byte(randomHex(t, 32)),
-		IdempotencyTTL:   24 * time.Hour,
-		IdempotencyStore: "postgres",
-		MetricsNamespace: "CorralTest",
+		Function:        "test",
+		LogLevel:        slog.LevelDebug,
+		DatabaseURL:     db.AppURL,
+		DatabaseMaxConn: 4,
+		// Scheduled maintenance connects as corral_maint, as deployed.
+		DatabaseMaintenanceURL: db.MaintURL,
+		RedisURL:               RedisURL(),
+		JWT:                    config.JWT{Issuer: Issuer, Audience: Audience, PublicKey: string(jwks), TenantClaim: "tenant_id", Leeway: 30 * time.Second},
+		MaxBodyBytes:           64 << 10,
+		CursorSecret:           []byte(randomHex(t, 32)),
+		IdempotencyTTL:         24 * time.Hour,
+		IdempotencyStore:       "postgres",
+		MetricsNamespace:       "CorralTest",
 	}
 	for _, m := range modify {
 		m(&cfg)

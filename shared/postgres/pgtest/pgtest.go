@@ -8,6 +8,8 @@
 //
 // Row-level security does not apply to superusers and table owners, so arrange fixtures through
 // DB.Owner and exercise code through DB.App, which connects as the application role corral_app.
+// Scheduled maintenance runs through DB.Maint, which connects as corral_maint: it reaches across tenants
+// only where a migration gave it a maintenance policy.
 package pgtest
 
 import (
@@ -39,11 +41,16 @@ const (
 	AppRole = "corral_app"
 	// AppPassword is the password pgtest gives AppRole, so AppURL works where the server requires one.
 	AppPassword = "corral_app_test"
+	// MaintRole is the maintenance role of the scheduled jobs; tests connect as it with MaintPassword.
+	MaintRole = "corral_maint"
+	// MaintPassword is the password pgtest gives MaintRole.
+	MaintPassword = "corral_maint_test"
 
 	// setupLockID serialises role and template setup across test processes (an arbitrary constant).
 	setupLockID int64 = 0x636f7272616c // "corral"
 
 	appPoolSize   = 4
+	maintPoolSize = 2
 	ownerPoolSize = 4
 	setupTimeout  = 2 * time.Minute
 	opTimeout     = 30 * time.Second
@@ -61,6 +68,11 @@ type DB struct {
 	Owner *pgxpool.Pool
 	// App runs as corral_app, on one pool used for both writes and reads.
 	App *postgres.DB
+	// MaintURL connects as corral_maint, the role of the scheduled maintenance functions
+	// (DATABASE_MAINTENANCE_URL): row-level security applies, widened by the maintenance policies.
+	MaintURL string
+	// Maint is a pool connected as corral_maint.
+	Maint *pgxpool.Pool
 }
 
 // cluster is what every test of a process shares: how to reach the server and the template name.
@@ -121,6 +133,7 @@ func (c *cluster) create(t testing.TB, from string) *DB {
 		Name:     name,
 		OwnerURL: withDatabase(c.admin, name, nil),
 		AppURL:   withDatabase(c.admin, name, url.UserPassword(AppRole, AppPassword)),
+		MaintURL: withDatabase(c.admin, name, url.UserPassword(MaintRole, MaintPassword)),
 	}
 	owner, err := pgxpool.New(ctx, db.OwnerURL)
 	if err != nil {
@@ -135,6 +148,13 @@ func (c *cluster) create(t testing.TB, from string) *DB {
 	}
 	t.Cleanup(app.Close)
 	db.App = postgres.New(app, nil)
+
+	maint, err := postgres.Open(ctx, db.MaintURL, maintPoolSize)
+	if err != nil {
+		t.Fatalf("pgtest: maintenance pool: %v", err)
+	}
+	t.Cleanup(maint.Close)
+	db.Maint = maint
 	return db
 }
 
@@ -216,18 +236,11 @@ func (c *cluster) prepare(ctx context.Context) (err error) {
 		}
 	}()
 
-	// The migration creates corral_app NOLOGIN when absent; tests need it to log in.
-	ensureRole := fmt.Sprintf(`DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '%[1]s') THEN
-        CREATE ROLE %[1]s LOGIN PASSWORD '%[2]s' NOSUPERUSER NOBYPASSRLS;
-    ELSE
-        ALTER ROLE %[1]s LOGIN PASSWORD '%[2]s';
-    END IF;
-END
-$$`, AppRole, AppPassword)
-	if _, err := conn.Exec(ctx, ensureRole); err != nil {
-		return fmt.Errorf("ensure role %s: %w", AppRole, err)
+	// The migrations create corral_app and corral_maint NOLOGIN when absent; tests need them to log in.
+	for _, r := range []struct{ role, password string }{{AppRole, AppPassword}, {MaintRole, MaintPassword}} {
+		if _, err := conn.Exec(ctx, ensureRoleSQL(r.role, r.password)); err != nil {
+			return fmt.Errorf("ensure role %s: %w", r.role, err)
+		}
 	}
 
 	var isTemplate bool
@@ -255,6 +268,20 @@ $$`, AppRole, AppPassword)
 		return fmt.Errorf("mark template %s: %w", c.template, err)
 	}
 	return nil
+}
+
+// ensureRoleSQL creates role (a constant of this package, never input) able to log in with password, or
+// gives an existing one LOGIN and that password. It never grants SUPERUSER or BYPASSRLS.
+func ensureRoleSQL(role, password string) string {
+	return fmt.Sprintf(`DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '%[1]s') THEN
+        CREATE ROLE %[1]s LOGIN PASSWORD '%[2]s' NOSUPERUSER NOBYPASSRLS;
+    ELSE
+        ALTER ROLE %[1]s LOGIN PASSWORD '%[2]s';
+    END IF;
+END
+$$`, role, password)
 }
 
 // templateName is corral_tpl_ and the first 12 hex digits of the SHA-256 of every migration file's

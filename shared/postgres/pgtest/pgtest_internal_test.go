@@ -66,3 +66,28 @@ func TestNewGivesIsolatedDatabases(t *testing.T) {
 		t.Errorf("App connects as %q, want %q", user, AppRole)
 	}
 }
+
+// TestMaintReachesOnlyMaintainedTables checks that Maint connects as corral_maint, which sees every
+// tenant's idempotency keys (a maintenance policy) but no tenant table without one.
+func TestMaintReachesOnlyMaintainedTables(t *testing.T) {
+	t.Parallel()
+	db := New(t)
+	ctx := context.Background()
+	const arrange = `
+WITH t AS (INSERT INTO tenants (name, slug) VALUES ('a', 'a'), ('b', 'b') RETURNING id)
+INSERT INTO idempotency_keys (tenant_id, route, key, request_hash) SELECT id, 'POST /x', 'k', '\x00' FROM t`
+	if _, err := db.Owner.Exec(ctx, arrange); err != nil {
+		t.Fatal(err)
+	}
+	var user string
+	var n int
+	if err := db.Maint.QueryRow(ctx, `SELECT current_user, (SELECT count(*) FROM idempotency_keys)`).Scan(&user, &n); err != nil {
+		t.Fatal(err)
+	}
+	if user != MaintRole || n != 2 {
+		t.Errorf("Maint is %q and sees %d idempotency keys, want %q and 2 (both tenants)", user, n, MaintRole)
+	}
+	if _, err := db.Maint.Exec(ctx, `SELECT count(*) FROM tenants`); err == nil {
+		t.Error("corral_maint reads tenants: want permission denied")
+	}
+}
