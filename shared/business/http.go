@@ -7,9 +7,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
-
-	"github.com/rocker-app/corral/shared/auth"
 	"github.com/rocker-app/corral/shared/httpapi"
 )
 
@@ -19,31 +16,28 @@ const MaxBodyBytes = 64 << 10
 // List serves GET /businesses: a keyset page ordered by created_at then id, newest first, filtered by
 // ?kind= and ?city=, projected by ?fields=, continued with ?cursor=.
 func List(s Store, cursors *httpapi.Cursors) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := principal(r)
+	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := httpapi.Caller(r)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
 		}
 		q, err := listQuery(r, cursors)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
 		}
 		page, err := s.List(r.Context(), p, q)
 		if err != nil {
-			httpapi.WriteError(w, r, storeError(err))
-			return
+			return storeError(err)
 		}
 		resp := httpapi.ListResponse[map[string]any]{Items: make([]map[string]any, 0, len(page.Businesses))}
 		for _, b := range page.Businesses {
 			resp.Items = append(resp.Items, b.Project(q.Fields))
 		}
 		if resp.NextCursor, err = encodeNext(cursors, page.Next); err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
 		}
 		httpapi.WriteJSON(w, r, http.StatusOK, resp)
+		return nil
 	})
 }
 
@@ -68,166 +62,176 @@ func listQuery(r *http.Request, cursors *httpapi.Cursors) (ListQuery, error) {
 	if len(problems) > 0 {
 		return ListQuery{}, httpapi.Invalid(problems...)
 	}
-	q.After, err = decodeAfter(cursors, page.Cursor)
+	q.After, err = httpapi.DecodeCursor(cursors, page.Cursor, Position.valid)
 	return q, err
 }
 
 // Get serves GET /businesses/{id}.
 func Get(s Store) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, id, err := principalAndID(r)
+	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := httpapi.Caller(r)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
+		}
+		id, err := httpapi.PathID(r, "id")
+		if err != nil {
+			return err
 		}
 		b, err := s.Get(r.Context(), p, id)
 		if err != nil {
-			httpapi.WriteError(w, r, storeError(err))
-			return
+			return storeError(err)
 		}
 		httpapi.WriteJSON(w, r, http.StatusOK, b)
+		return nil
 	})
 }
 
 // Create serves POST /businesses: 201 with the business and its Location; the caller becomes its owner.
 func Create(s Store) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := principal(r)
+	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := httpapi.Caller(r)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
 		}
 		in, err := httpapi.Decode[CreateRequest](r, MaxBodyBytes)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
 		}
 		b, err := s.Create(r.Context(), p, in)
 		if err != nil {
-			httpapi.WriteError(w, r, storeError(err))
-			return
+			return storeError(err)
 		}
 		w.Header().Set("Location", "/businesses/"+b.ID)
 		httpapi.WriteJSON(w, r, http.StatusCreated, b)
+		return nil
 	})
 }
 
 // Update serves PATCH /businesses/{id}.
 func Update(s Store) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, id, err := principalAndID(r)
+	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := httpapi.Caller(r)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
+		}
+		id, err := httpapi.PathID(r, "id")
+		if err != nil {
+			return err
 		}
 		patch, err := httpapi.Decode[UpdateRequest](r, MaxBodyBytes)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
 		}
 		b, err := s.Update(r.Context(), p, id, patch)
 		if err != nil {
-			httpapi.WriteError(w, r, storeError(err))
-			return
+			return storeError(err)
 		}
 		httpapi.WriteJSON(w, r, http.StatusOK, b)
+		return nil
 	})
 }
 
 // Delete serves DELETE /businesses/{id}: 204. Its members go with it; its horses lose their owner business.
 func Delete(s Store) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, id, err := principalAndID(r)
+	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := httpapi.Caller(r)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
+		}
+		id, err := httpapi.PathID(r, "id")
+		if err != nil {
+			return err
 		}
 		if err := s.Delete(r.Context(), p, id); err != nil {
-			httpapi.WriteError(w, r, storeError(err))
-			return
+			return storeError(err)
 		}
 		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
 }
 
 // Members serves GET /businesses/{id}/members: a keyset page of members, newest first, ?limit= and ?cursor=.
 func Members(s Store, cursors *httpapi.Cursors) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, id, err := principalAndID(r)
+	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := httpapi.Caller(r)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
+		}
+		id, err := httpapi.PathID(r, "id")
+		if err != nil {
+			return err
 		}
 		page, err := httpapi.ParsePage(r)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
 		}
 		q := MemberQuery{Limit: page.Limit}
-		if q.After, err = decodeAfter(cursors, page.Cursor); err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+		if q.After, err = httpapi.DecodeCursor(cursors, page.Cursor, Position.valid); err != nil {
+			return err
 		}
 		mp, err := s.Members(r.Context(), p, id, q)
 		if err != nil {
-			httpapi.WriteError(w, r, storeError(err))
-			return
+			return storeError(err)
 		}
 		resp := httpapi.ListResponse[Member]{Items: mp.Members}
 		if resp.Items == nil {
 			resp.Items = []Member{}
 		}
 		if resp.NextCursor, err = encodeNext(cursors, mp.Next); err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
 		}
 		httpapi.WriteJSON(w, r, http.StatusOK, resp)
+		return nil
 	})
 }
 
 // AddMember serves POST /businesses/{id}/members: 201 with the member. The user must belong to the tenant;
 // a user who is already a member is a conflict (409).
 func AddMember(s Store) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, id, err := principalAndID(r)
+	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := httpapi.Caller(r)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
+		}
+		id, err := httpapi.PathID(r, "id")
+		if err != nil {
+			return err
 		}
 		in, err := httpapi.Decode[AddMemberRequest](r, MaxBodyBytes)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
 		}
 		m, err := s.AddMember(r.Context(), p, id, in)
 		if err != nil {
-			httpapi.WriteError(w, r, storeError(err))
-			return
+			return storeError(err)
 		}
 		w.Header().Set("Location", "/businesses/"+id+"/members/"+m.UserID)
 		httpapi.WriteJSON(w, r, http.StatusCreated, m)
+		return nil
 	})
 }
 
 // RemoveMember serves DELETE /businesses/{id}/members/{user_id}: 204. Editors remove anyone; members may
 // remove themselves.
 func RemoveMember(s Store) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, id, err := principalAndID(r)
+	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := httpapi.Caller(r)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
 		}
-		userID, ok := parseID(r.PathValue("user_id"))
-		if !ok {
-			httpapi.WriteError(w, r, httpapi.ErrNotFound)
-			return
+		id, err := httpapi.PathID(r, "id")
+		if err != nil {
+			return err
+		}
+		userID, err := httpapi.PathID(r, "user_id")
+		if err != nil {
+			return err
 		}
 		if err := s.RemoveMember(r.Context(), p, id, userID); err != nil {
-			httpapi.WriteError(w, r, storeError(err))
-			return
+			return storeError(err)
 		}
 		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
 }
 
@@ -247,20 +251,7 @@ func storeError(err error) error {
 	}
 }
 
-func decodeAfter(cursors *httpapi.Cursors, cursor string) (*Position, error) {
-	if cursor == "" {
-		return nil, nil
-	}
-	var pos Position
-	if err := cursors.Decode(cursor, &pos); err != nil {
-		return nil, err
-	}
-	if _, ok := parseID(pos.ID); !ok {
-		return nil, httpapi.Invalid(httpapi.FieldProblem{Field: "cursor", Reason: "is not a cursor this API issued"})
-	}
-	return &pos, nil
-}
-
+// encodeNext returns the cursor of a listing's next page, "" on the last page (next is nil).
 func encodeNext(cursors *httpapi.Cursors, next *Position) (string, error) {
 	if next == nil {
 		return "", nil
@@ -270,37 +261,4 @@ func encodeNext(cursors *httpapi.Cursors, next *Position) (string, error) {
 		return "", httpapi.Internal(err)
 	}
 	return s, nil
-}
-
-func principal(r *http.Request) (auth.Principal, error) {
-	p, ok := auth.FromContext(r.Context())
-	if !ok {
-		return p, httpapi.Errorf(httpapi.CodeUnauthorized, "authentication required")
-	}
-	return p, nil
-}
-
-// principalAndID returns the caller and the {id} path parameter; an id that is not a UUID names nothing.
-func principalAndID(r *http.Request) (auth.Principal, string, error) {
-	p, err := principal(r)
-	if err != nil {
-		return p, "", err
-	}
-	id, ok := parseID(r.PathValue("id"))
-	if !ok {
-		return p, "", httpapi.ErrNotFound
-	}
-	return p, id, nil
-}
-
-// parseID returns s in canonical form when it is a UUID in the 36-character form.
-func parseID(s string) (string, bool) {
-	if len(s) != 36 {
-		return "", false
-	}
-	id, err := uuid.Parse(s)
-	if err != nil {
-		return "", false
-	}
-	return id.String(), true
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/rocker-app/corral/shared/auth"
 	"github.com/rocker-app/corral/shared/httpapi"
 )
 
@@ -18,26 +17,24 @@ const MaxQueryLen = 200
 // type, repeated or comma-separated, narrows the types searched (all by default); limit is 1 to 100
 // (default 20). There is no cursor: a search returns its best results only.
 func Search(s Store) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := auth.FromContext(r.Context())
-		if !ok {
-			httpapi.WriteError(w, r, httpapi.Errorf(httpapi.CodeUnauthorized, "authentication required"))
-			return
+	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := httpapi.Caller(r)
+		if err != nil {
+			return err
 		}
 		q, err := ParseQuery(r)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
 		}
 		results, err := s.Search(r.Context(), p, q)
 		if err != nil {
-			httpapi.WriteError(w, r, httpapi.Internal(err))
-			return
+			return httpapi.Internal(err)
 		}
 		if results == nil {
 			results = []Result{}
 		}
 		httpapi.WriteJSON(w, r, http.StatusOK, httpapi.ListResponse[Result]{Items: results})
+		return nil
 	})
 }
 

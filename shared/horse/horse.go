@@ -11,6 +11,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/rocker-app/corral/shared/auth"
 )
 
@@ -80,6 +82,9 @@ type Position struct {
 	CreatedAt time.Time `json:"t"`
 	ID        string    `json:"i"`
 }
+
+// valid reports whether p could have come from a listing: its id is a UUID in the 36-character form.
+func (p Position) valid() bool { return len(p.ID) == 36 && uuid.Validate(p.ID) == nil }
 
 // ListQuery selects a page of horses. Empty filter fields do not filter.
 type ListQuery struct {

@@ -4,9 +4,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/google/uuid"
-
-	"github.com/rocker-app/corral/shared/auth"
 	"github.com/rocker-app/corral/shared/httpapi"
 )
 
@@ -15,63 +12,57 @@ const MaxBodyBytes = 32 << 10
 
 // Me serves GET /me: the caller's profile in its tenant, made on first call.
 func Me(s Store) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := principal(r)
+	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := httpapi.Caller(r)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
 		}
 		pr, err := s.Me(r.Context(), p)
 		if err != nil {
-			httpapi.WriteError(w, r, storeError(err))
-			return
+			return storeError(err)
 		}
 		httpapi.WriteJSON(w, r, http.StatusOK, pr)
+		return nil
 	})
 }
 
 // UpdateMe serves PATCH /me: changes display_name, bio, avatar_url and location.
 func UpdateMe(s Store) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := principal(r)
+	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := httpapi.Caller(r)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
 		}
 		patch, err := httpapi.Decode[UpdateRequest](r, MaxBodyBytes)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
 		}
 		pr, err := s.UpdateMe(r.Context(), p, patch)
 		if err != nil {
-			httpapi.WriteError(w, r, storeError(err))
-			return
+			return storeError(err)
 		}
 		httpapi.WriteJSON(w, r, http.StatusOK, pr)
+		return nil
 	})
 }
 
 // Get serves GET /profiles/{id}: another member's public profile, by profile id.
 func Get(s Store) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := principal(r)
+	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := httpapi.Caller(r)
 		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
+			return err
 		}
-		raw := r.PathValue("id")
-		id, err := uuid.Parse(raw)
-		if err != nil || len(raw) != 36 {
-			httpapi.WriteError(w, r, httpapi.ErrNotFound)
-			return
-		}
-		pr, err := s.Get(r.Context(), p, id.String())
+		id, err := httpapi.PathID(r, "id")
 		if err != nil {
-			httpapi.WriteError(w, r, storeError(err))
-			return
+			return err
+		}
+		pr, err := s.Get(r.Context(), p, id)
+		if err != nil {
+			return storeError(err)
 		}
 		httpapi.WriteJSON(w, r, http.StatusOK, pr)
+		return nil
 	})
 }
 
@@ -81,12 +72,4 @@ func storeError(err error) error {
 		return httpapi.ErrNotFound
 	}
 	return httpapi.Internal(err)
-}
-
-func principal(r *http.Request) (auth.Principal, error) {
-	p, ok := auth.FromContext(r.Context())
-	if !ok {
-		return p, httpapi.Errorf(httpapi.CodeUnauthorized, "authentication required")
-	}
-	return p, nil
 }
