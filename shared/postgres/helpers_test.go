@@ -58,6 +58,15 @@ func arrange(t testing.TB, owner *pgxpool.Pool) world {
 		    ($1, $2, 'horse.created', now()), ($3, $4, 'horse.created', now()), (NULL, '', 'auth.failed', now()),
 		    ($1, $2, 'horse.created', '2001-01-01'), ($3, $4, 'horse.created', '2001-01-01'), (NULL, '', 'auth.failed', '2001-01-01')`,
 			[]any{w.tenantA, w.userA, w.tenantB, w.userB}},
+		// Webhooks (0007): an endpoint per tenant, with one delivery and one attempt each.
+		{`WITH e AS (INSERT INTO webhook_endpoints (tenant_id, url, event_types, secret)
+		      VALUES ($1, 'https://a.example/hook', '{horse.created}', 'whsec_a'), ($2, 'https://b.example/hook', '{horse.created}', 'whsec_b')
+		      RETURNING tenant_id, id),
+		  d AS (INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id, event_type, payload)
+		      SELECT tenant_id, id, gen_random_uuid(), 'horse.created', '{}' FROM e RETURNING tenant_id, id)
+		  INSERT INTO webhook_attempts (tenant_id, delivery_id, attempt, status_code, duration_ms)
+		  SELECT tenant_id, id, 1, 500, 3 FROM d`,
+			[]any{w.tenantA, w.tenantB}},
 	}
 	for _, s := range steps {
 		if _, err := owner.Exec(context.Background(), s.sql, s.args...); err != nil {
