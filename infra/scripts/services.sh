@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # services.sh ensures the local services the Corral backend needs: PostgreSQL,
-# Redis and an SQS API server (the npm package fauxqs). It starts only what is
+# Redis, an SQS API server (the npm package fauxqs) and a DynamoDB API server
+# (the npm package dynalite, for the DynamoDB idempotency store). It starts only what is
 # installed but not running, records what it started, and can stop exactly that.
 #
 # Usage:
-#   services.sh up            ensure all three are reachable (progress on stderr)
+#   services.sh up            ensure all four are reachable (progress on stderr)
 #   services.sh env           print `export` lines for the tests, the runner and tools
 #   services.sh ensure-db     create database corral (owned by the superuser) if absent
 #   services.sh stop-started  stop what `up` started in this session, nothing else
@@ -14,6 +15,7 @@
 #   CORRAL_PG_SUPERUSER       tried first when set; then postgres, then root
 #   CORRAL_REDIS_URL=redis://127.0.0.1:6379/0
 #   SQS_ENDPOINT              used as is when set and it answers; else a local fauxqs
+#   DYNAMODB_ENDPOINT         used as is when set and it answers; else a local dynalite
 #   CORRAL_SESSION=default    names the record of started services, so that one
 #                             session's stop-started leaves another's services alone
 #
@@ -34,6 +36,15 @@ FAUXQS_PREFIX="$LOCAL/fauxqs"
 FAUXQS_PID="$LOCAL/fauxqs.pid"
 FAUXQS_PORT="$LOCAL/fauxqs.port"
 FAUXQS_LOG="$LOCAL/fauxqs.log"
+
+# dynalite, not Amazon's DynamoDB Local: DynamoDB Local is under Amazon's own licence
+# (not an open-source one) and its npm wrappers download it at install time;
+# dynalite is Apache-2.0, pure Node, and keeps its tables in memory here.
+DYNALITE_VERSION=4.0.0
+DYNALITE_PREFIX="$LOCAL/dynalite"
+DYNALITE_PID="$LOCAL/dynalite.pid"
+DYNALITE_PORT="$LOCAL/dynalite.port"
+DYNALITE_LOG="$LOCAL/dynalite.log"
 
 # How long to wait for a service to come up, in tenths of a second.
 WAIT_TENTHS=300
@@ -311,6 +322,119 @@ sqs_up() {
   die "the SQS server did not answer within $((WAIT_TENTHS / 10))s; see .local/fauxqs.log"
 }
 
+# ------------------------------------------------------------------ DynamoDB
+
+# dynamo_answers succeeds when $1 answers a DynamoDB ListTables call. Local
+# servers check that a request is signed, not the signature: a dummy one does.
+dynamo_answers() {
+  local endpoint=${1%/}
+  local -a headers=(
+    'Content-Type: application/x-amz-json-1.0'
+    'X-Amz-Target: DynamoDB_20120810.ListTables'
+    'X-Amz-Date: 20200101T000000Z'
+    'Authorization: AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=00'
+  )
+  if have curl; then
+    local -a args=()
+    local h
+    for h in "${headers[@]}"; do
+      args+=(-H "$h")
+    done
+    curl -fsS -m 3 -o /dev/null -X POST "${args[@]}" --data '{}' "$endpoint/" 2>/dev/null
+  elif have node; then
+    node -e '
+      const headers = Object.fromEntries(process.argv.slice(2).map((h) => h.split(/: (.*)/s).slice(0, 2)));
+      fetch(process.argv[1] + "/", { method: "POST", headers, body: "{}", signal: AbortSignal.timeout(3000) })
+        .then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));
+    ' "$endpoint" "${headers[@]}"
+  else
+    return 1
+  fi
+}
+
+# dynalite_pid prints the pid of our running dynalite, or fails.
+dynalite_pid() {
+  local pid
+  [[ -f "$DYNALITE_PID" ]] || return 1
+  pid=$(<"$DYNALITE_PID")
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'dynalite\.mjs' || return 1
+  printf '%s\n' "$pid"
+}
+
+# local_dynamo_endpoint prints the endpoint of our running dynalite, or fails.
+local_dynamo_endpoint() {
+  dynalite_pid >/dev/null || return 1
+  [[ -f "$DYNALITE_PORT" ]] || return 1
+  local endpoint
+  endpoint="http://127.0.0.1:$(<"$DYNALITE_PORT")"
+  dynamo_answers "$endpoint" || return 1
+  printf '%s\n' "$endpoint"
+}
+
+# dynamo_endpoint prints the DynamoDB endpoint to use: DYNAMODB_ENDPOINT when
+# it answers, else our running dynalite; it fails when neither answers.
+dynamo_endpoint() {
+  if [[ -n "${DYNAMODB_ENDPOINT:-}" ]] && dynamo_answers "$DYNAMODB_ENDPOINT"; then
+    printf '%s\n' "${DYNAMODB_ENDPOINT%/}"
+    return 0
+  fi
+  local_dynamo_endpoint
+}
+
+dynalite_install() {
+  local pkg="$DYNALITE_PREFIX/node_modules/dynalite/package.json"
+  if [[ -f "$pkg" ]] && grep -q "\"version\": \"$DYNALITE_VERSION\"" "$pkg"; then
+    return 0
+  fi
+  have npm || die "npm is not installed, needed for the local DynamoDB server; install it with: apt-get install -y nodejs npm"
+  log "installing dynalite@$DYNALITE_VERSION into .local/dynalite"
+  mkdir -p "$DYNALITE_PREFIX"
+  npm install --no-audit --no-fund --loglevel=error --prefix "$DYNALITE_PREFIX" "dynalite@$DYNALITE_VERSION" >&2 </dev/null
+}
+
+dynamo_up() {
+  if [[ -n "${DYNAMODB_ENDPOINT:-}" ]]; then
+    if dynamo_answers "$DYNAMODB_ENDPOINT"; then
+      return 0
+    fi
+    log "DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT does not answer; using a local DynamoDB server instead"
+  fi
+  if local_dynamo_endpoint >/dev/null; then
+    return 0
+  fi
+  have node || die "Node.js is not installed, needed for the local DynamoDB server; install it with: apt-get install -y nodejs npm"
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  ((major >= 20)) || die "Node.js $(node --version 2>/dev/null) is too old for the local DynamoDB server (dynalite needs 20 or later)"
+  dynalite_install
+  mkdir -p "$LOCAL"
+  rm -f "$DYNALITE_PORT" "$DYNALITE_PID"
+  log "starting the DynamoDB server (dynalite@$DYNALITE_VERSION), log in .local/dynalite.log"
+  # setsid: its own session, so a Ctrl-C meant for a caller does not reach it;
+  # stop-started stops it.
+  DYNALITE_PREFIX="$DYNALITE_PREFIX" DYNALITE_PORT_FILE="$DYNALITE_PORT" DYNALITE_PID_FILE="$DYNALITE_PID" \
+    DYNALITE_LISTEN_HOST=127.0.0.1 DYNALITE_LISTEN_PORT=0 \
+    setsid node "$ROOT/infra/scripts/dynalite.mjs" </dev/null >>"$DYNALITE_LOG" 2>&1 &
+  local launched=$!
+  local i endpoint
+  for ((i = 0; i < WAIT_TENTHS; i++)); do
+    if [[ -f "$DYNALITE_PORT" && -f "$DYNALITE_PID" ]]; then
+      record_started dynalite "$(<"$DYNALITE_PID")"
+      if endpoint=$(local_dynamo_endpoint); then
+        log "DynamoDB server listening on $endpoint"
+        return 0
+      fi
+    fi
+    if ! kill -0 "$launched" 2>/dev/null && [[ ! -f "$DYNALITE_PID" ]]; then
+      tail -n 20 "$DYNALITE_LOG" >&2 || true
+      die "the DynamoDB server exited at start; see .local/dynalite.log"
+    fi
+    sleep 0.1
+  done
+  die "the DynamoDB server did not answer within $((WAIT_TENTHS / 10))s; see .local/dynalite.log"
+}
+
 # --------------------------------------------------------------- subcommands
 
 # q single-quotes a value for the shell.
@@ -318,18 +442,20 @@ q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 
 print_env() {
   pg_ready || die "PostgreSQL is not reachable at $PG_HOST:$PG_PORT; run: bash infra/scripts/services.sh up"
-  local su sqs
+  local su sqs dynamo
   su=$(pg_superuser)
   sqs=$(sqs_endpoint) || die "no SQS server answers; run: bash infra/scripts/services.sh up"
+  dynamo=$(dynamo_endpoint) || die "no DynamoDB server answers; run: bash infra/scripts/services.sh up"
   local -a vars=(
     CORRAL_TEST_ADMIN_URL "$(pg_url "$su" postgres)"
     CORRAL_TEST_REDIS_URL "$REDIS"
     SQS_ENDPOINT "$sqs"
+    DYNAMODB_ENDPOINT "$dynamo"
     DATABASE_URL "$(pg_url corral_app corral)"
     DATABASE_OWNER_URL "$(pg_url "$su" corral)"
     REDIS_URL "$REDIS"
     AWS_REGION us-east-1
-    # Local only: the SDK needs some credentials; fauxqs accepts any.
+    # Local only: the SDK needs some credentials; fauxqs and dynalite accept any.
     AWS_ACCESS_KEY_ID local
     AWS_SECRET_ACCESS_KEY local
   )
@@ -358,6 +484,19 @@ stop_started() {
           done
           kill -9 "$pid" 2>/dev/null || true
           rm -f "$FAUXQS_PID" "$FAUXQS_PORT"
+        fi
+        ;;
+      dynalite)
+        local dpid j
+        if dpid=$(dynalite_pid) && [[ "$dpid" == "$what" ]]; then
+          log "stopping the DynamoDB server (pid $dpid)"
+          kill "$dpid" 2>/dev/null || true
+          for ((j = 0; j < 100; j++)); do
+            kill -0 "$dpid" 2>/dev/null || break
+            sleep 0.1
+          done
+          kill -9 "$dpid" 2>/dev/null || true
+          rm -f "$DYNALITE_PID" "$DYNALITE_PORT"
         fi
         ;;
       redis)
@@ -389,6 +528,7 @@ main() {
       pg_up
       redis_up
       sqs_up
+      dynamo_up
       ;;
     env) print_env ;;
     ensure-db) ensure_db ;;

@@ -3,7 +3,9 @@
 #
 # Usage: test.sh [packages...]   (default ./...; extra go test flags in GOTESTFLAGS)
 #
-# It ensures PostgreSQL, Redis and the SQS server (services.sh up), runs
+# It ensures PostgreSQL, Redis, the SQS server and the DynamoDB server
+# (services.sh up; their endpoints are exported as SQS_ENDPOINT and
+# DYNAMODB_ENDPOINT), runs
 # go test -race -shuffle=on -count=1, and on exit, also after a failure or an
 # interrupt, drops the test databases left behind (corral_test_* clones and
 # corral_tpl_* templates that no one is connected to) and stops the services it
