@@ -43,6 +43,14 @@ type Config struct {
 	SQSEndpoint string
 	// AWSRegion (AWS_REGION, set by Lambda) is the region of AWS clients; us-east-1 locally.
 	AWSRegion string
+	// IdempotencyTable (IDEMPOTENCY_TABLE) is the DynamoDB table of idempotency records; required when
+	// IDEMPOTENCY_STORE is dynamodb.
+	IdempotencyTable string
+	// DynamoDBEndpoint (DYNAMODB_ENDPOINT) points the DynamoDB client at a local server; empty in AWS.
+	DynamoDBEndpoint string
+	// StripeWebhookSecret (STRIPE_WEBHOOK_SECRET) is the signing secret (whsec_...) of the Stripe webhook
+	// endpoint; only stripe-webhook reads it, and answers 500 without it, so Stripe keeps retrying.
+	StripeWebhookSecret string
 	// Queues maps a queue's name to its URL, from every variable QUEUE_URL_<NAME> (NAME upper case, e.g.
 	// QUEUE_URL_JOBS): template.yaml passes !Ref of each queue; the local runner passes the local URLs.
 	Queues map[string]string
@@ -96,6 +104,9 @@ func Load(getenv func(string) string) (Config, error) {
 		DatabaseMaintenanceURL: r.url("DATABASE_MAINTENANCE_URL", ""),
 		SQSEndpoint:            r.url("SQS_ENDPOINT", ""),
 		AWSRegion:              r.str("AWS_REGION", "us-east-1"),
+		IdempotencyTable:       r.str("IDEMPOTENCY_TABLE", ""),
+		DynamoDBEndpoint:       r.url("DYNAMODB_ENDPOINT", ""),
+		StripeWebhookSecret:    r.str("STRIPE_WEBHOOK_SECRET", ""),
 	}
 	for _, name := range QueueNames() {
 		if u := r.url("QUEUE_URL_"+strings.ToUpper(name), ""); u != "" {
@@ -107,6 +118,12 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if len(c.CursorSecret) < 32 {
 		r.fail("CURSOR_SECRET", "must be set to at least 32 bytes")
+	}
+	if c.IdempotencyStore == "dynamodb" && c.IdempotencyTable == "" {
+		r.fail("IDEMPOTENCY_TABLE", "must be set when IDEMPOTENCY_STORE is dynamodb")
+	}
+	if s := c.StripeWebhookSecret; s != "" && (!strings.HasPrefix(s, "whsec_") || len(s) < 16) {
+		r.fail("STRIPE_WEBHOOK_SECRET", "must be a Stripe signing secret (whsec_...)")
 	}
 	if c.JWT.Issuer == "" && !c.JWT.TrustGatewayClaims {
 		r.fail("JWT_ISSUER", "must be set")

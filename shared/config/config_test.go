@@ -103,6 +103,9 @@ func TestLoadFullEnv(t *testing.T) {
 		"CURSOR_SECRET":             strings.Repeat("s", 40),
 		"IDEMPOTENCY_TTL":           "1h30m",
 		"IDEMPOTENCY_STORE":         "dynamodb",
+		"IDEMPOTENCY_TABLE":         "corral-prod-IdempotencyTable-1ABC",
+		"DYNAMODB_ENDPOINT":         "http://127.0.0.1:8000",
+		"STRIPE_WEBHOOK_SECRET":     "whsec_0123456789abcdef",
 		"RATE_LIMIT_OVERRIDES":      `{"t1":{"rate":5}}`,
 		"AUDIT_QUEUE_SIZE":          "64",
 		"AUDIT_RETENTION":           "720h",
@@ -145,6 +148,9 @@ func TestLoadFullEnv(t *testing.T) {
 		SQSEndpoint:            "http://127.0.0.1:9324",
 		AWSRegion:              "eu-north-1",
 		Queues:                 map[string]string{"jobs": "http://127.0.0.1:9324/000000000000/jobs"},
+		IdempotencyTable:       "corral-prod-IdempotencyTable-1ABC",
+		DynamoDBEndpoint:       "http://127.0.0.1:8000",
+		StripeWebhookSecret:    "whsec_0123456789abcdef",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -199,6 +205,10 @@ func TestLoadBadValues(t *testing.T) {
 		{"AUTH_TRUST_GATEWAY_CLAIMS yes", with("AUTH_TRUST_GATEWAY_CLAIMS", "yes"), "AUTH_TRUST_GATEWAY_CLAIMS"},
 		{"LOG_LEVEL verbose", with("LOG_LEVEL", "verbose"), "LOG_LEVEL"},
 		{"IDEMPOTENCY_STORE redis", with("IDEMPOTENCY_STORE", "redis"), "IDEMPOTENCY_STORE"},
+		{"IDEMPOTENCY_STORE dynamodb without a table", with("IDEMPOTENCY_STORE", "dynamodb"), "IDEMPOTENCY_TABLE"},
+		{"non-URL DYNAMODB_ENDPOINT", with("DYNAMODB_ENDPOINT", "127.0.0.1:8000"), "DYNAMODB_ENDPOINT"},
+		{"STRIPE_WEBHOOK_SECRET of another kind", with("STRIPE_WEBHOOK_SECRET", "sk_test_0123456789abcdef"), "STRIPE_WEBHOOK_SECRET"},
+		{"STRIPE_WEBHOOK_SECRET too short", with("STRIPE_WEBHOOK_SECRET", "whsec_"), "STRIPE_WEBHOOK_SECRET"},
 		{"short JWT_HS256_SECRET", with("JWT_HS256_SECRET", "short"), "JWT_HS256_SECRET"},
 		{"short CURSOR_SECRET", with("CURSOR_SECRET", strings.Repeat("c", 31)), "CURSOR_SECRET"},
 	}
@@ -226,6 +236,7 @@ func TestLoadErrorsNeverShowSecrets(t *testing.T) {
 		"DATABASE_URL", "postgres://app:"+password+"@db internal/corral", // a space: not a URL
 		"JWT_HS256_SECRET", password,
 		"CURSOR_SECRET", password,
+		"STRIPE_WEBHOOK_SECRET", password,
 	)
 	_, err := config.Load(getenv(env))
 	if err == nil {
