@@ -115,32 +115,13 @@ func (s *BusinessStore) List(ctx context.Context, p auth.Principal, q business.L
 	if q.After != nil {
 		w.after(q.After.CreatedAt, q.After.ID)
 	}
-	var (
-		cur  business.Business
-		cols []string
-		dest []any
-	)
-	for _, f := range withKeysetFields(q.Fields) {
-		if col, d, ok := businessColumn(f, &cur); ok {
-			cols, dest = append(cols, col), append(dest, d)
-		}
-	}
-	var page business.Page
-	sql, args := w.build("businesses", cols, q.Limit)
-	err := s.db.Query(ctx, p, ReadOnly, sql, args, func(rows pgx.Rows) error {
-		cur = business.Business{}
-		if err := rows.Scan(dest...); err != nil {
-			return err
-		}
-		page.Businesses = append(page.Businesses, cur)
-		return nil
-	})
+	businesses, more, err := listPage(ctx, s.db, p, &w, "businesses", q.Fields, q.Limit, businessColumn)
 	if err != nil {
 		return business.Page{}, fmt.Errorf("business store: list: %w", err)
 	}
-	if len(page.Businesses) > q.Limit {
-		page.Businesses = page.Businesses[:q.Limit]
-		last := page.Businesses[len(page.Businesses)-1]
+	page := business.Page{Businesses: businesses}
+	if more {
+		last := businesses[len(businesses)-1]
 		page.Next = &business.Position{CreatedAt: last.CreatedAt, ID: last.ID}
 	}
 	return page, nil

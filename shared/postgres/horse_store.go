@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -126,33 +123,13 @@ func (s *HorseStore) List(ctx context.Context, p auth.Principal, q horse.ListQue
 	if q.After != nil {
 		w.after(q.After.CreatedAt, q.After.ID)
 	}
-
-	var (
-		cur  horse.Horse
-		cols []string
-		dest []any
-	)
-	for _, f := range withKeysetFields(q.Fields) {
-		if col, d, ok := horseColumn(f, &cur); ok {
-			cols, dest = append(cols, col), append(dest, d)
-		}
-	}
-	var page horse.Page
-	sql, args := w.build("horses", cols, q.Limit)
-	err := s.db.Query(ctx, p, ReadOnly, sql, args, func(rows pgx.Rows) error {
-		cur = horse.Horse{}
-		if err := rows.Scan(dest...); err != nil {
-			return err
-		}
-		page.Horses = append(page.Horses, cur)
-		return nil
-	})
+	horses, more, err := listPage(ctx, s.db, p, &w, "horses", q.Fields, q.Limit, horseColumn)
 	if err != nil {
 		return horse.Page{}, fmt.Errorf("horse store: list: %w", err)
 	}
-	if len(page.Horses) > q.Limit {
-		page.Horses = page.Horses[:q.Limit]
-		last := page.Horses[len(page.Horses)-1]
+	page := horse.Page{Horses: horses}
+	if more {
+		last := horses[len(horses)-1]
 		page.Next = &horse.Position{CreatedAt: last.CreatedAt, ID: last.ID}
 	}
 	return page, nil
@@ -225,67 +202,6 @@ func (s *HorseStore) why(ctx context.Context, p auth.Principal, id string) error
 		return horse.ErrForbidden
 	}
 	return nil
-}
-
-// keyset builds the one statement of a keyset page, newest first, from constant fragments only: the
-// table and column names are constants of the calling store and each condition is a constant whose
-// placeholders are written $? and numbered here. Client values travel only as arguments.
-type keyset struct {
-	conds []string
-	args  []any
-}
-
-// where adds a condition; each $? in cond takes the next of args.
-func (k *keyset) where(cond string, args ...any) {
-	var b strings.Builder
-	for _, a := range args {
-		i := strings.Index(cond, "$?")
-		k.args = append(k.args, a)
-		b.WriteString(cond[:i])
-		b.WriteString("$" + strconv.Itoa(len(k.args)))
-		cond = cond[i+2:]
-	}
-	b.WriteString(cond)
-	k.conds = append(k.conds, b.String())
-}
-
-// after continues the listing after the row at (createdAt, id).
-func (k *keyset) after(createdAt time.Time, id string) {
-	k.where(`(created_at, id) < ($?::timestamptz, $?::uuid)`, createdAt, id)
-}
-
-// build returns the statement reading limit+1 rows of table, and its arguments.
-func (k *keyset) build(table string, cols []string, limit int) (string, []any) {
-	var b strings.Builder
-	b.WriteString("SELECT ")
-	b.WriteString(strings.Join(cols, ", "))
-	b.WriteString(" FROM ")
-	b.WriteString(table)
-	for i, c := range k.conds {
-		if i == 0 {
-			b.WriteString(" WHERE ")
-		} else {
-			b.WriteString(" AND ")
-		}
-		b.WriteString(c)
-	}
-	args := append(k.args[:len(k.args):len(k.args)], limit+1)
-	b.WriteString(" ORDER BY created_at DESC, id DESC LIMIT $")
-	b.WriteString(strconv.Itoa(len(args)))
-	return b.String(), args
-}
-
-// withKeysetFields returns fields plus id and created_at, which the cursor needs, without duplicates.
-func withKeysetFields(fields []string) []string {
-	out := make([]string, 0, len(fields)+2)
-	seen := map[string]bool{}
-	for _, f := range append([]string{"id", "created_at"}, fields...) {
-		if !seen[f] {
-			seen[f] = true
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 // isForeignKeyViolation reports whether err is SQLSTATE 23503.
