@@ -291,28 +291,23 @@ func TestBusinessStoreList(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			want := orderedIDs(t, db.Owner, `SELECT id::text FROM businesses WHERE tenant_id = $1 AND `+tt.where+` ORDER BY created_at DESC, id DESC`, w.tenantA)
-			var got []string
 			q := tt.q
 			q.Fields, q.Limit = []string{"name"}, 4
-			for pages := 0; ; pages++ {
-				if pages > len(want) {
-					t.Fatal("pagination does not end")
-				}
+			got := allPages(t, len(want), func(after *business.Position) ([]string, *business.Position, error) {
+				q.After = after
 				page, err := s.List(ctx, w.principalA, q)
 				if err != nil {
-					t.Fatal(err)
+					return nil, nil, err
 				}
+				var ids []string
 				for _, b := range page.Businesses {
 					if b.Name == "" || b.Kind != "" || b.City != nil {
 						t.Errorf("projection to name read %+v", b)
 					}
-					got = append(got, b.ID)
+					ids = append(ids, b.ID)
 				}
-				if page.Next == nil {
-					break
-				}
-				q.After = page.Next
-			}
+				return ids, page.Next, nil
+			})
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("ids across pages (-want +got):\n%s", diff)
 			}
@@ -340,24 +335,17 @@ func TestBusinessStoreMembersPagination(t *testing.T) {
 		}
 	}
 	want := orderedIDs(t, db.Owner, `SELECT user_id::text FROM business_members WHERE business_id = $1 ORDER BY created_at DESC, user_id DESC`, w.businessA)
-	var got []string
-	q := business.MemberQuery{Limit: 5}
-	for pages := 0; ; pages++ {
-		if pages > len(want) {
-			t.Fatal("pagination does not end")
-		}
-		page, err := s.Members(ctx, w.memberA2(), w.businessA, q)
+	got := allPages(t, len(want), func(after *business.Position) ([]string, *business.Position, error) {
+		page, err := s.Members(ctx, w.memberA2(), w.businessA, business.MemberQuery{Limit: 5, After: after})
 		if err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
+		var ids []string
 		for _, m := range page.Members {
-			got = append(got, m.UserID)
+			ids = append(ids, m.UserID)
 		}
-		if page.Next == nil {
-			break
-		}
-		q.After = page.Next
-	}
+		return ids, page.Next, nil
+	})
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("members across pages (-want +got):\n%s", diff)
 	}

@@ -8,8 +8,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/rocker-app/corral/shared/auth"
 )
+
+func addr[T any](v T) *T { return &v }
 
 // world is two tenants with one row of every tenant-owned table each, plus tenantless rows where the
 // schema allows them, arranged through the owner pool (which bypasses row-level security).
@@ -19,6 +22,11 @@ type world struct {
 	horseA, horseB         string
 	businessA, businessB   string
 	principalA, principalB auth.Principal
+}
+
+// memberA2 is world's plain member of tenant A: no right to manage the tenant.
+func (w world) memberA2() auth.Principal {
+	return auth.Principal{TenantID: w.tenantA, UserID: w.userA2, Roles: []string{auth.RoleMember}}
 }
 
 func arrange(t testing.TB, owner *pgxpool.Pool) world {
@@ -112,4 +120,52 @@ func tenantTables(t testing.TB, owner *pgxpool.Pool, parentsOnly bool) []string 
 		t.Fatalf("list tenant tables: %v", err)
 	}
 	return names
+}
+
+// orderedIDs runs q (through the owner pool, bypassing row-level security) and returns its one text column.
+func orderedIDs(t testing.TB, owner *pgxpool.Pool, q string, args ...any) []string {
+	t.Helper()
+	rows, err := owner.Query(context.Background(), q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// allPages follows a keyset listing from its first page to its last and returns the ids it served, in
+// order. page reads the page after a position (nil for the first) and returns its ids and the position
+// after it, nil on the last page. allPages fails the test on an error from page, and when the listing
+// has not ended after maxPages+1 pages.
+func allPages[P any](t testing.TB, maxPages int, page func(after *P) (ids []string, next *P, err error)) []string {
+	t.Helper()
+	var (
+		got   []string
+		after *P
+	)
+	for pages := 0; ; pages++ {
+		if pages > maxPages {
+			t.Fatal("pagination does not end")
+		}
+		ids, next, err := page(after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ids...)
+		if next == nil {
+			return got
+		}
+		after = next
+	}
 }

@@ -18,13 +18,6 @@ import (
 	"github.com/rocker-app/corral/shared/postgres/pgtest"
 )
 
-func addr[T any](v T) *T { return &v }
-
-// memberA2 is world's plain member of tenant A: no right to manage the tenant.
-func (w world) memberA2() auth.Principal {
-	return auth.Principal{TenantID: w.tenantA, UserID: w.userA2, Roles: []string{auth.RoleMember}}
-}
-
 func TestHorseStoreCRUD(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
@@ -212,27 +205,20 @@ func TestHorseStoreListPagination(t *testing.T) {
 	for _, limit := range []int{1, 7, 31, 100} {
 		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
 			t.Parallel()
-			var got []string
-			q := horse.ListQuery{Fields: []string{"id", "name"}, Limit: limit}
-			for pages := 0; ; pages++ {
-				if pages > len(want) {
-					t.Fatal("pagination does not end")
-				}
-				page, err := s.List(ctx, w.principalA, q)
+			got := allPages(t, len(want), func(after *horse.Position) ([]string, *horse.Position, error) {
+				page, err := s.List(ctx, w.principalA, horse.ListQuery{Fields: []string{"id", "name"}, Limit: limit, After: after})
 				if err != nil {
-					t.Fatal(err)
+					return nil, nil, err
 				}
 				if len(page.Horses) > limit {
 					t.Fatalf("page of %d rows, limit %d", len(page.Horses), limit)
 				}
+				var ids []string
 				for _, h := range page.Horses {
-					got = append(got, h.ID)
+					ids = append(ids, h.ID)
 				}
-				if page.Next == nil {
-					break
-				}
-				q.After = page.Next
-			}
+				return ids, page.Next, nil
+			})
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("ids across pages (-want +got):\n%s", diff)
 			}
@@ -310,28 +296,6 @@ func horseName(t testing.TB, owner *pgxpool.Pool, id string) string {
 		t.Fatal(err)
 	}
 	return name
-}
-
-// orderedIDs runs q (through the owner pool, bypassing row-level security) and returns its one text column.
-func orderedIDs(t testing.TB, owner *pgxpool.Pool, q string, args ...any) []string {
-	t.Helper()
-	rows, err := owner.Query(context.Background(), q, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return ids
 }
 
 // BenchmarkHorseStore measures the hot reads: a keyset page of 20 (first and a later page) and a get.
