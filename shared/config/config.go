@@ -51,6 +51,10 @@ type Config struct {
 	// StripeWebhookSecret (STRIPE_WEBHOOK_SECRET) is the signing secret (whsec_...) of the Stripe webhook
 	// endpoint; only stripe-webhook reads it, and answers 500 without it, so Stripe keeps retrying.
 	StripeWebhookSecret string
+	// WebhookAllowedHosts (WEBHOOK_ALLOWED_HOSTS, comma-separated, e.g. 127.0.0.1,localhost) exempts hosts
+	// from the outbound webhooks' public-address guard and lets them use plain http: for local development
+	// and tests only; empty (the default) in AWS.
+	WebhookAllowedHosts []string
 	// Queues maps a queue's name to its URL, from every variable QUEUE_URL_<NAME> (NAME upper case, e.g.
 	// QUEUE_URL_JOBS): template.yaml passes !Ref of each queue; the local runner passes the local URLs.
 	Queues map[string]string
@@ -107,6 +111,7 @@ func Load(getenv func(string) string) (Config, error) {
 		IdempotencyTable:       r.str("IDEMPOTENCY_TABLE", ""),
 		DynamoDBEndpoint:       r.url("DYNAMODB_ENDPOINT", ""),
 		StripeWebhookSecret:    r.str("STRIPE_WEBHOOK_SECRET", ""),
+		WebhookAllowedHosts:    r.list("WEBHOOK_ALLOWED_HOSTS"),
 	}
 	for _, name := range QueueNames() {
 		if u := r.url("QUEUE_URL_"+strings.ToUpper(name), ""); u != "" {
