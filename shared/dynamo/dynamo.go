@@ -1,0 +1,41 @@
+// Package dynamo is the DynamoDB adapter: the client built for Lambda or a local server, and the
+// idempotency.Store kept in a DynamoDB table (chosen with IDEMPOTENCY_STORE=dynamodb).
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+)
+
+// requestTimeout bounds one HTTP request to DynamoDB (the SDK retries within the caller's context): a
+// slow table must not hold a request for the whole Lambda timeout.
+const requestTimeout = 3 * time.Second
+
+// NewClient returns a DynamoDB client for region, using the Lambda environment's credentials. With an
+// endpoint (a local server such as dynalite) it sends every request there with static local credentials.
+// It makes no request; it fails only when the AWS configuration cannot be loaded, wrapped with %w.
+func NewClient(ctx context.Context, region, endpoint string) (*dynamodb.Client, error) {
+	opts := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithRegion(region),
+		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(requestTimeout)),
+	}
+	if endpoint != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: client: %w", err)
+	}
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	}), nil
+}
