@@ -29,7 +29,10 @@ func SQS() map[string]platform.SQSFunction {
 
 // Schedules returns the scheduled functions by function name.
 func Schedules() map[string]platform.ScheduleFunction {
-	return map[string]platform.ScheduleFunction{}
+	return map[string]platform.ScheduleFunction{
+		"cleanup":               Cleanup,
+		"partition-maintenance": PartitionMaintenance,
+	}
 }
 
 // Default policies. Reads are generous, writes tighter, anonymous routes counted per client IP. Per-tenant
