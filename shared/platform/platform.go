@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"log/slog"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/rocker-app/corral/shared/audit"
 	"github.com/rocker-app/corral/shared/auth"
 	"github.com/rocker-app/corral/shared/config"
+	"github.com/rocker-app/corral/shared/dynamo"
 	"github.com/rocker-app/corral/shared/httpapi"
 	"github.com/rocker-app/corral/shared/idempotency"
 	"github.com/rocker-app/corral/shared/postgres"
@@ -45,6 +47,9 @@ type Deps struct {
 	// Maintenance is a pool for scheduled maintenance that works across tenants; nil unless
 	// DATABASE_MAINTENANCE_URL is set.
 	Maintenance *pgxpool.Pool
+	// DynamoDB is the DynamoDB client (pointed at DYNAMODB_ENDPOINT when set); nil unless
+	// IDEMPOTENCY_STORE is dynamodb.
+	DynamoDB *dynamodb.Client
 
 	closers []func()
 }
@@ -95,6 +100,12 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, e
 	switch cfg.IdempotencyStore {
 	case "postgres":
 		d.Idempotency = postgres.NewIdempotencyStore(d.DB)
+	case "dynamodb":
+		if d.DynamoDB, err = dynamo.NewClient(ctx, cfg.AWSRegion, cfg.DynamoDBEndpoint); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("platform: DynamoDB client: %w", err)
+		}
+		d.Idempotency = dynamo.NewIdempotencyStore(d.DynamoDB, cfg.IdempotencyTable)
 	default:
 		d.Close()
 		return nil, errors.New("platform: IDEMPOTENCY_STORE=" + cfg.IdempotencyStore + " is not available in this build")
