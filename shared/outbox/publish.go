@@ -1,0 +1,241 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rocker-app/corral/shared/auth"
+	"github.com/rocker-app/corral/shared/sqsx"
+)
+
+// Retry settings of a failed send (each knob with its default; Options overrides them).
+const (
+	// DefaultRetryBase is the wait after a row's first failed send; it doubles with each further failure.
+	DefaultRetryBase = 30 * time.Second
+	// DefaultRetryMax caps that wait, so a row goes out at most this long after the queue is back.
+	DefaultRetryMax = 5 * time.Minute
+	// maxErrorLen bounds last_error (the column allows 2000 characters).
+	maxErrorLen = 1000
+)
+
+// Options tune publishing; the zero value means every default.
+type Options struct {
+	// RetryBase is the wait before a row whose send failed is tried again (default DefaultRetryBase),
+	// doubled for each earlier failure of that row.
+	RetryBase time.Duration
+	// RetryMax caps the wait (default DefaultRetryMax).
+	RetryMax time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.RetryBase <= 0 {
+		o.RetryBase = DefaultRetryBase
+	}
+	if o.RetryMax <= 0 {
+		o.RetryMax = DefaultRetryMax
+	}
+	return o
+}
+
+// backoff is the wait before the next try of a row that has now failed attempts times (attempts >= 1).
+func (o Options) backoff(attempts int) time.Duration {
+	d := float64(o.RetryBase) * math.Pow(2, float64(attempts-1))
+	if d >= float64(o.RetryMax) {
+		return o.RetryMax
+	}
+	return time.Duration(d)
+}
+
+// TxRunner runs fn in a transaction for principal p, committing when fn returns nil (*postgres.DB).
+type TxRunner interface {
+	InTx(ctx context.Context, p auth.Principal, fn func(tx pgx.Tx) error) error
+}
+
+// Outbox publishes entries right after the transaction that added them committed. It is safe for
+// concurrent use.
+type Outbox struct {
+	db   TxRunner
+	pub  Publisher
+	log  *slog.Logger
+	opts Options
+}
+
+// New returns an Outbox that reads and marks entries through db (as the application role, in the
+// entries' tenant) and sends them with pub.
+func New(db TxRunner, pub Publisher, log *slog.Logger, opts Options) *Outbox {
+	return &Outbox{db: db, pub: pub, log: log, opts: opts.withDefaults()}
+}
+
+// PublishNow publishes the entries ids of tenant tenantID ("" for entries of no tenant) that are still
+// pending, in the order they were added, and marks them published. Call it after the transaction that
+// added them committed; it is best effort: an entry it cannot send (or that another publisher holds, or
+// whose delay exceeds sqsx.MaxDelay) stays pending for the relay. An entry delayed by at most
+// sqsx.MaxDelay is sent now with the remaining delay as its SQS delay. It returns how many entries it
+// published, and an error, which the caller may log and otherwise ignore, when reading, sending or marking
+// failed; entries it reports as published were accepted by the queue.
+func (o *Outbox) PublishNow(ctx context.Context, tenantID string, ids ...string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	const q = `
+SELECT id, seq, coalesce(tenant_id::text, ''), queue, kind, payload, created_at, attempts,
+       extract(epoch FROM greatest(deliver_after - now(), interval '0'))::float8
+FROM outbox
+WHERE id = ANY($1::uuid[]) AND published_at IS NULL AND deliver_after <= now() + $2 * interval '1 microsecond'
+ORDER BY seq
+FOR UPDATE SKIP LOCKED`
+	var n int
+	var sendErr error
+	err := o.db.InTx(ctx, auth.Principal{TenantID: tenantID}, func(tx pgx.Tx) error {
+		rows, err := claim(ctx, tx, q, ids, sqsx.MaxDelay.Microseconds())
+		if err != nil {
+			return err
+		}
+		// A failed send is recorded and committed with whatever was sent before it.
+		n, sendErr, err = publish(ctx, tx, o.pub, o.opts, rows)
+		return err
+	})
+	if err == nil {
+		err = sendErr
+	} else {
+		n = 0
+	}
+	if err != nil {
+		o.log.LogAttrs(ctx, slog.LevelWarn, "outbox: publish now failed; the relay will publish",
+			slog.Int("published", n), slog.Any("error", err))
+		return n, err
+	}
+	return n, nil
+}
+
+// row is a claimed pending entry.
+type row struct {
+	id, tenantID, queue, kind string
+	seq                       int64
+	payload                   []byte
+	createdAt                 time.Time
+	attempts                  int
+	delay                     time.Duration
+}
+
+func claim(ctx context.Context, tx pgx.Tx, q string, args ...any) ([]row, error) {
+	rs, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: claim: %w", err)
+	}
+	out, err := pgx.CollectRows(rs, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		var delaySeconds float64
+		err := r.Scan(&x.id, &x.seq, &x.tenantID, &x.queue, &x.kind, &x.payload, &x.createdAt, &x.attempts, &delaySeconds)
+		x.delay = time.Duration(delaySeconds * float64(time.Second))
+		return x, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: claim: %w", err)
+	}
+	return out, nil
+}
+
+// publish sends rows (claimed in seq order) in runs of consecutive rows for the same queue, so the queue
+// receives them in order, and records the outcome in tx: sent rows are marked published; on the first
+// failed send the rows of that run that were not sent (all of them, unless the error is a
+// *sqsx.SendError naming them) get attempts+1, last_error and a deliver_after pushed back by the
+// backoff, the rows after it are left as they were, and publish stops (the queue is most likely
+// unreachable, and the order is kept). It returns how many rows were published and the send error, which
+// the caller commits with; err is an error of its own bookkeeping, on which the caller rolls back (the
+// rows stay pending and are sent again).
+func publish(ctx context.Context, tx pgx.Tx, pub Publisher, opts Options, rows []row) (n int, sendErr, err error) {
+	var sent []string
+	for start := 0; start < len(rows); {
+		end := start + 1
+		for end < len(rows) && rows[end].queue == rows[start].queue {
+			end++
+		}
+		run := rows[start:end]
+		msgs := make([]sqsx.Message, len(run))
+		for i, r := range run {
+			body, err := envelope(r)
+			if err != nil {
+				return 0, nil, err
+			}
+			msgs[i] = sqsx.Message{ID: r.id, Body: body, Delay: r.delay, Attributes: map[string]string{"corral-kind": r.kind}}
+		}
+		if err := pub.Send(ctx, run[0].queue, msgs...); err != nil {
+			sendErr = fmt.Errorf("outbox: send %d to %s: %w", len(run), run[0].queue, err)
+			// A *sqsx.SendError names the messages that were not sent; the others were.
+			failed := run
+			var se *sqsx.SendError
+			if errors.As(err, &se) {
+				failed, sent = split(run, se.FailedIDs(), sent)
+			}
+			if len(failed) > 0 {
+				if err := markFailed(ctx, tx, opts, failed, err); err != nil {
+					return 0, nil, err
+				}
+			}
+			break
+		}
+		for _, r := range run {
+			sent = append(sent, r.id)
+		}
+		start = end
+	}
+	if len(sent) > 0 {
+		const q = `UPDATE outbox SET published_at = now() WHERE id = ANY($1::uuid[])`
+		if _, err := tx.Exec(ctx, q, sent); err != nil {
+			return 0, nil, fmt.Errorf("outbox: mark published: %w", err)
+		}
+	}
+	return len(sent), sendErr, nil
+}
+
+// split returns the rows of run whose ids are in failedIDs, and sent with the ids of the others appended.
+func split(run []row, failedIDs []string, sent []string) (failed []row, _ []string) {
+	for _, r := range run {
+		if slices.Contains(failedIDs, r.id) {
+			failed = append(failed, r)
+		} else {
+			sent = append(sent, r.id)
+		}
+	}
+	return failed, sent
+}
+
+func envelope(r row) ([]byte, error) {
+	b, err := json.Marshal(Envelope{ID: r.id, Kind: r.kind, TenantID: r.tenantID, Payload: r.payload, CreatedAt: r.createdAt.UTC()})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: envelope of %s: %w", r.id, err)
+	}
+	return b, nil
+}
+
+// markFailed records a failed send of run. Every row of a run gets the same wait: the backoff of the row
+// that has failed most often.
+func markFailed(ctx context.Context, tx pgx.Tx, opts Options, run []row, cause error) error {
+	ids := make([]string, len(run))
+	attempts := 0
+	for i, r := range run {
+		ids[i] = r.id
+		attempts = max(attempts, r.attempts+1)
+	}
+	msg := cause.Error()
+	if len(msg) > maxErrorLen {
+		msg = strings.ToValidUTF8(msg[:maxErrorLen], "")
+	}
+	const q = `
+UPDATE outbox SET attempts = attempts + 1, last_error = $2, deliver_after = now() + $3 * interval '1 microsecond'
+WHERE id = ANY($1::uuid[])`
+	if _, err := tx.Exec(ctx, q, ids, msg, opts.backoff(attempts).Microseconds()); err != nil {
+		return fmt.Errorf("outbox: mark failed: %w", err)
+	}
+	return nil
+}
