@@ -15,11 +15,13 @@ import (
 
 	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/cloudformation/serverless"
+	"github.com/awslabs/goformation/v7/intrinsics"
 )
 
 // Template is the part of template.yaml that Corral's tooling reads.
 type Template struct {
 	Functions []Function // sorted by Name
+	Queues    []Queue    // AWS::SQS::Queue resources, sorted by Name
 }
 
 // Function is one AWS::Serverless::Function.
@@ -29,6 +31,10 @@ type Function struct {
 	CodeURI   string  // e.g. functions/entity-lookup
 	Timeout   int     // seconds; 0 means the Globals' value
 	Routes    []Route // HttpApi events, sorted by path then method
+	// SQS are the function's SQS event sources, sorted by event name.
+	SQS []SQSEvent
+	// Schedules are the function's Schedule events, sorted by event name.
+	Schedules []ScheduleEvent
 }
 
 // Route is one HttpApi event: an API Gateway route key.
@@ -42,14 +48,26 @@ type Route struct {
 func (r Route) Key() string { return r.Method + " " + r.Path }
 
 // goformationMu serialises parsing: goformation registers its YAML tag resolvers in a package-level map
-// on every parse, which is not safe for concurrent use.
+// on every YAML parse, which is not safe for concurrent use.
 var goformationMu sync.Mutex
 
-// Load parses the template at file. It is safe for concurrent use.
+// Load parses the template at file. It is safe for concurrent use. It fails when the file is not a
+// template goformation accepts, or declares a function, queue or event this package cannot represent.
 func Load(file string) (*Template, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("samtemplate: %w", err)
+	}
+	// Intrinsics are resolved once, into JSON that both goformation's typed model and the queue and
+	// event reader take. Fn::GetAtt keeps its target (goformation would make it nil).
+	opts := &intrinsics.ProcessorOptions{IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{"Fn::GetAtt": getAtt}}
 	goformationMu.Lock()
-	raw, err := goformation.Open(file)
+	processed, err := intrinsics.ProcessYAML(data, opts)
 	goformationMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("samtemplate: %s: %w", file, err)
+	}
+	raw, err := goformation.ParseJSONWithOptions(processed, &intrinsics.ProcessorOptions{NoProcess: true})
 	if err != nil {
 		return nil, fmt.Errorf("samtemplate: %s: %w", file, err)
 	}
@@ -62,6 +80,9 @@ func Load(file string) (*Template, error) {
 		t.Functions = append(t.Functions, fn)
 	}
 	sort.Slice(t.Functions, func(i, j int) bool { return t.Functions[i].Name < t.Functions[j].Name })
+	if err := readQueuesAndEvents(t, processed); err != nil {
+		return nil, fmt.Errorf("samtemplate: %s: %w", file, err)
+	}
 	return t, nil
 }
 
