@@ -75,6 +75,12 @@ func arrange(t testing.TB, owner *pgxpool.Pool) world {
 		  INSERT INTO webhook_attempts (tenant_id, delivery_id, attempt, status_code, duration_ms)
 		  SELECT tenant_id, id, 1, 500, 3 FROM d`,
 			[]any{w.tenantA, w.tenantB}},
+		// Stripe events (0008): one about each tenant and one about none.
+		{`INSERT INTO stripe_events (id, type, tenant_id, created_at, payload) VALUES
+		    ('evt_' || gen_random_uuid(), 'checkout.session.completed', $1, now(), '{}'),
+		    ('evt_' || gen_random_uuid(), 'checkout.session.completed', $2, now(), '{}'),
+		    ('evt_' || gen_random_uuid(), 'payout.paid', NULL, now(), '{}')`,
+			[]any{w.tenantA, w.tenantB}},
 	}
 	for _, s := range steps {
 		if _, err := owner.Exec(context.Background(), s.sql, s.args...); err != nil {
