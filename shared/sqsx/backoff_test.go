@@ -25,9 +25,9 @@ func TestBackoff(t *testing.T) {
 		{5, 5 * time.Second, 15 * time.Minute, highest, 80 * time.Second},
 		{9, 5 * time.Second, 15 * time.Minute, highest, 15 * time.Minute}, // 1280 s capped
 		{500, 5 * time.Second, 15 * time.Minute, highest, 15 * time.Minute},
-		{0, 5 * time.Second, 15 * time.Minute, highest, 5 * time.Second}, // no receive count: the first
-		{3, 5 * time.Second, 15 * time.Minute, lowest, time.Second},      // never 0: that is Permanent's
-		{1, 1500 * time.Millisecond, time.Hour, highest, 2 * time.Second},  // whole seconds, rounded up
+		{0, 5 * time.Second, 15 * time.Minute, highest, 5 * time.Second},  // no receive count: the first
+		{3, 5 * time.Second, 15 * time.Minute, lowest, time.Second},       // never 0: that is Permanent's
+		{1, 1500 * time.Millisecond, time.Hour, highest, 2 * time.Second}, // whole seconds, rounded up
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("receive %d base %s", tt.receives, tt.base), func(t *testing.T) {
