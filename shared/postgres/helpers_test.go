@@ -81,6 +81,11 @@ func arrange(t testing.TB, owner *pgxpool.Pool) world {
 		    ('evt_' || gen_random_uuid(), 'checkout.session.completed', $2, now(), '{}'),
 		    ('evt_' || gen_random_uuid(), 'payout.paid', NULL, now(), '{}')`,
 			[]any{w.tenantA, w.tenantB}},
+		// Outbox (0006): an entry per tenant and one of no tenant; a notification per tenant.
+		{`INSERT INTO outbox (tenant_id, queue, kind, payload) VALUES ($1, 'jobs', 'k', '{}'), ($2, 'jobs', 'k', '{}'), (NULL, 'jobs', 'k', '{}')`,
+			[]any{w.tenantA, w.tenantB}},
+		{`INSERT INTO notifications (tenant_id, user_id, kind, title) VALUES ($1, $2, 'k', 'A'), ($3, $4, 'k', 'B')`,
+			[]any{w.tenantA, w.userA, w.tenantB, w.userB}},
 	}
 	for _, s := range steps {
 		if _, err := owner.Exec(context.Background(), s.sql, s.args...); err != nil {
