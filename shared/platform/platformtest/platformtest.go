@@ -1,6 +1,7 @@
 // Package platformtest builds a function's real dependencies for tests: a cloned Postgres database
-// (pgtest), the real Redis with a key prefix of the test's own, and a token signer whose key the verifier
-// trusts. Import it from _test.go files only.
+// (pgtest), the real Redis with a key prefix of the test's own, an SQS client pointed at the local SQS
+// server (SQS_ENDPOINT, which `make test` exports), and a token signer whose key the verifier trusts.
+// Import it from _test.go files only.
 package platformtest
 
 import (
