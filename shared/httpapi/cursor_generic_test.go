@@ -12,52 +12,33 @@ func TestDecodeCursor(t *testing.T) {
 	t.Parallel()
 	c := httpapi.NewCursors(cursorKey)
 	hasID := func(p position) bool { return p.ID != "" }
-
-	t.Run("empty is the first page", func(t *testing.T) {
-		t.Parallel()
-		got, err := httpapi.DecodeCursor(c, "", hasID)
-		if err != nil || got != nil {
-			t.Fatalf("DecodeCursor(\"\") = %v, %v; want nil, nil", got, err)
-		}
-	})
-
-	accepted := []struct {
-		name  string
-		valid func(position) bool
+	tests := []struct {
+		name    string
+		cursor  string
+		valid   func(position) bool
+		want    *position
+		wantErr bool // the CodeInvalid *Error naming the cursor
 	}{
-		{"valid position", hasID},
-		{"nil valid accepts any", nil},
+		{name: "empty is the first page", cursor: "", valid: hasID},
+		{name: "position valid accepts", cursor: mustEncode(t, c, samplePosition), valid: hasID, want: &samplePosition},
+		{name: "nil valid accepts any", cursor: mustEncode(t, c, position{Name: "no id"}), want: &position{Name: "no id"}},
+		{name: "position valid rejects", cursor: mustEncode(t, c, position{Name: "no id"}), valid: hasID, wantErr: true},
+		{name: "made with another key", cursor: mustEncode(t, httpapi.NewCursors(otherCursorKey), samplePosition), valid: hasID, wantErr: true},
+		{name: "not a cursor", cursor: "!!", valid: hasID, wantErr: true},
+		{name: "another type inside", cursor: mustEncode(t, c, []int{1, 2}), valid: hasID, wantErr: true},
 	}
-	for _, tt := range accepted {
+	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := httpapi.DecodeCursor(c, mustEncode(t, c, samplePosition), tt.valid)
-			if err != nil {
+			got, err := httpapi.DecodeCursor(c, tt.cursor, tt.valid)
+			if tt.wantErr {
+				wantCursorProblem(t, err)
+			} else if err != nil {
 				t.Fatalf("DecodeCursor: %v", err)
 			}
-			if diff := cmp.Diff(&samplePosition, got); diff != "" {
+			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("position (-want +got):\n%s", diff)
 			}
-		})
-	}
-
-	rejected := []struct {
-		name   string
-		cursor string
-	}{
-		{"position valid rejects", mustEncode(t, c, position{Name: "no id"})},
-		{"made with another key", mustEncode(t, httpapi.NewCursors(otherCursorKey), samplePosition)},
-		{"not a cursor", "!!"},
-		{"another type inside", mustEncode(t, c, []int{1, 2})},
-	}
-	for _, tt := range rejected {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := httpapi.DecodeCursor(c, tt.cursor, hasID)
-			if got != nil {
-				t.Errorf("DecodeCursor returned position %+v with its error", got)
-			}
-			wantCursorProblem(t, err)
 		})
 	}
 }
