@@ -132,7 +132,10 @@ func TestEndpointFailingForFiveDaysIsDisabled(t *testing.T) {
 	if _, err := r.disp.FanOut(ctx, r.event(t, "horse.created", `{}`)); err != nil {
 		t.Fatal(err)
 	}
-	r.run(t, func() bool { ds := r.deliveries(t, e.ID); return len(ds) == 1 && ds[0].Attempt >= 1 && ds[0].Status != webhook.StatusPending })
+	r.run(t, func() bool {
+		ds := r.deliveries(t, e.ID)
+		return len(ds) == 1 && ds[0].Attempt >= 1 && ds[0].Status != webhook.StatusPending
+	})
 	page, _ := r.store.ListEndpoints(ctx, r.owner, webhook.Query{Limit: 10})
 	for _, got := range page.Endpoints {
 		if got.DisabledAt != nil {
@@ -319,7 +322,10 @@ func TestOutboxEnvelopeIsFannedOut(t *testing.T) {
 		"payload": map[string]string{"name": "Comet"}, "created_at": time.Now()})
 	r.q.send(t, id, env)
 	r.q.send(t, id, env) // published twice by the relay: one delivery
-	r.run(t, func() bool { ds := r.deliveries(t, e.ID); return len(ds) == 1 && ds[0].Status == webhook.StatusSucceeded })
+	r.run(t, func() bool {
+		ds := r.deliveries(t, e.ID)
+		return len(ds) == 1 && ds[0].Status == webhook.StatusSucceeded
+	})
 	for r.q.poll(t, r.handler) > 0 {
 	}
 	if n := len(rc.requests()); n != 1 {
