@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rocker-app/corral/shared/catalog"
@@ -53,23 +54,45 @@ func tokenFor(t *testing.T, env *platformtest.Env, email string) string {
 	return env.Token(t, u.TenantID, u.UserID, u.Role)
 }
 
-// Every route in template.yaml is served by exactly the route table of its function, and nothing else is.
+// Every function of template.yaml is built by exactly one catalog map, of its kind: HTTP functions serve
+// exactly their template routes, queue consumers have SQS events, scheduled functions Schedule events;
+// and nothing is in the catalog that is not in the template.
 func TestTemplateRoutesMatchRouteTables(t *testing.T) {
 	t.Parallel()
 	tpl, _ := repoTemplate(t)
 	env := platformtest.New(t)
-	fns := catalog.HTTP()
+	fns, consumers, schedules := catalog.HTTP(), catalog.SQS(), catalog.Schedules()
 	for _, f := range tpl.Functions {
-		build, ok := fns[f.Name]
-		if !ok {
-			t.Errorf("%s: in template.yaml, not in the catalog", f.Name)
+		_, isHTTP := fns[f.Name]
+		_, isSQS := consumers[f.Name]
+		_, isSchedule := schedules[f.Name]
+		kinds := 0
+		for _, k := range []bool{isHTTP, isSQS, isSchedule} {
+			if k {
+				kinds++
+			}
+		}
+		if kinds != 1 {
+			t.Errorf("%s: in %d catalog maps (HTTP %v, SQS %v, Schedules %v), want exactly 1", f.Name, kinds, isHTTP, isSQS, isSchedule)
+			continue
+		}
+		if isSQS != (len(f.SQS) > 0) {
+			t.Errorf("%s: SQS consumer in the catalog %v, SQS events in template.yaml %d", f.Name, isSQS, len(f.SQS))
+		}
+		if isSchedule != (len(f.Schedules) > 0) {
+			t.Errorf("%s: scheduled in the catalog %v, Schedule events in template.yaml %d", f.Name, isSchedule, len(f.Schedules))
+		}
+		if !isHTTP {
+			if len(f.Routes) > 0 {
+				t.Errorf("%s: has routes in template.yaml but no HTTP handler in the catalog", f.Name)
+			}
 			continue
 		}
 		var want, got []string
 		for _, r := range f.Routes {
 			want = append(want, r.Key())
 		}
-		for _, r := range build(env.Deps) {
+		for _, r := range fns[f.Name](env.Deps) {
 			got = append(got, r.Pattern)
 		}
 		sort.Strings(want)
@@ -78,11 +101,28 @@ func TestTemplateRoutesMatchRouteTables(t *testing.T) {
 			t.Errorf("%s: template routes vs route table (-template +code):\n%s", f.Name, diff)
 		}
 	}
-	for name := range fns {
-		if _, ok := tpl.Function(name); !ok {
-			t.Errorf("%s: in the catalog, not in template.yaml", name)
+	for _, m := range []map[string]bool{keys(fns), keys(consumers), keys(schedules)} {
+		for name := range m {
+			if _, ok := tpl.Function(name); !ok {
+				t.Errorf("%s: in the catalog, not in template.yaml", name)
+			}
 		}
 	}
+	for _, f := range tpl.Functions {
+		for _, s := range f.Schedules {
+			if _, err := localrun.ParseSchedule(s.Expression); err != nil {
+				t.Errorf("%s event %s: %v", f.Name, s.Event, err)
+			}
+		}
+	}
+}
+
+func keys[V any](m map[string]V) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
 }
 
 func TestServerRoutesLikeAPIGateway(t *testing.T) {
@@ -185,12 +225,25 @@ func TestEventsReplay(t *testing.T) {
 					t.Fatal(err)
 				}
 				env := seeded(t)
-				iv := &localrun.Invoker{Template: tpl, Deps: env.Deps, Functions: catalog.HTTP()}
+				iv := &localrun.Invoker{Template: tpl, Deps: env.Deps, Functions: catalog.HTTP(), SQS: catalog.SQS(), Schedules: catalog.Schedules()}
+				invalid := strings.HasPrefix(name, "invalid-")
+				f, _ := tpl.Function(fn)
+				switch {
+				case len(f.SQS) > 0:
+					replaySQS(t, iv, fn, data, invalid)
+					return
+				case len(f.Schedules) > 0:
+					err := iv.InvokeSchedule(context.Background(), fn, data)
+					if invalid != (err != nil) {
+						t.Fatalf("scheduled run: err = %v (case invalid: %v)", err, invalid)
+					}
+					return
+				}
 				resp, err := iv.InvokeHTTP(context.Background(), fn, data, tokenFor(t, env, "owner@sunrise.test"))
 				if err != nil {
 					t.Fatal(err)
 				}
-				if strings.HasPrefix(name, "invalid-") {
+				if invalid {
 					if resp.StatusCode < 400 || resp.StatusCode >= 500 || resp.Headers["Content-Type"] != "application/problem+json" {
 						t.Fatalf("status %d (%s), want a 4xx problem: %s", resp.StatusCode, resp.Headers["Content-Type"], resp.Body)
 					}
@@ -208,9 +261,12 @@ func TestEventsReplay(t *testing.T) {
 	if replayed == 0 {
 		t.Fatal("no event files found")
 	}
-	// Every HTTP function has at least one event file per route.
+	// Every HTTP function has at least one event file per route; every other function at least one file.
 	for _, f := range tpl.Functions {
 		files, _ := filepath.Glob(filepath.Join(root, "events", f.Name, "*.json"))
+		if len(f.Routes) == 0 && len(files) == 0 {
+			t.Errorf("events/%s has no event file", f.Name)
+		}
 		var keys []string
 		for _, file := range files {
 			var ev struct {
@@ -226,5 +282,26 @@ func TestEventsReplay(t *testing.T) {
 				t.Errorf("events/%s has no event for %s", f.Name, r.Key())
 			}
 		}
+	}
+}
+
+// replaySQS invokes a consumer on an SQS event file: a valid batch is handled with no failed message; an
+// invalid-* batch has every message reported failed.
+func replaySQS(t *testing.T, iv *localrun.Invoker, fn string, data []byte, invalid bool) {
+	t.Helper()
+	var ev events.SQSEvent
+	if err := json.Unmarshal(data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := iv.InvokeSQS(context.Background(), fn, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	if invalid {
+		want = len(ev.Records)
+	}
+	if len(resp.BatchItemFailures) != want {
+		t.Fatalf("%d of %d messages failed (%v), want %d", len(resp.BatchItemFailures), len(ev.Records), resp.BatchItemFailures, want)
 	}
 }

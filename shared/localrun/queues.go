@@ -1,0 +1,108 @@
+package localrun
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/rocker-app/corral/shared/samtemplate"
+)
+
+// LocalQueue is a queue of template.yaml created on the local SQS server.
+type LocalQueue struct {
+	samtemplate.Queue
+	URL string
+	ARN string
+	// LocalName is the name on the local server: the prefix given to CreateQueues and Queue.Name.
+	LocalName string
+}
+
+// CreateQueues creates every queue of tpl on the SQS server c talks to, named prefix + Queue.Name, dead-letter
+// queues before the queues that name them, and sets each one's visibility timeout, retention and redrive
+// policy (maxReceiveCount; the local server, fauxqs, moves a message to the dead-letter queue on the receive
+// after that many, as SQS does). Running it again on existing queues updates their attributes. It returns
+// the queues by Name, and fails on the first queue the server refuses.
+func CreateQueues(ctx context.Context, c *sqs.Client, tpl *samtemplate.Template, prefix string) (map[string]LocalQueue, error) {
+	byID := map[string]LocalQueue{}
+	out := map[string]LocalQueue{}
+	for len(byID) < len(tpl.Queues) {
+		progressed := false
+		for _, q := range tpl.Queues {
+			if _, done := byID[q.LogicalID]; done {
+				continue
+			}
+			if _, ready := byID[q.DeadLetter]; q.DeadLetter != "" && !ready {
+				continue
+			}
+			lq, err := createQueue(ctx, c, q, prefix, byID[q.DeadLetter].ARN)
+			if err != nil {
+				return nil, err
+			}
+			byID[q.LogicalID], out[q.Name] = lq, lq
+			progressed = true
+		}
+		if !progressed {
+			return nil, fmt.Errorf("localrun: the dead-letter queues of template.yaml form a cycle")
+		}
+	}
+	return out, nil
+}
+
+func createQueue(ctx context.Context, c *sqs.Client, q samtemplate.Queue, prefix, deadLetterARN string) (LocalQueue, error) {
+	lq := LocalQueue{Queue: q, LocalName: prefix + q.Name}
+	created, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(lq.LocalName)})
+	if err != nil {
+		return lq, fmt.Errorf("localrun: create queue %s: %w", lq.LocalName, err)
+	}
+	lq.URL = aws.ToString(created.QueueUrl)
+	attrs := map[string]string{}
+	if q.VisibilityTimeout > 0 {
+		attrs[string(types.QueueAttributeNameVisibilityTimeout)] = strconv.Itoa(q.VisibilityTimeout)
+	}
+	if q.MessageRetention > 0 {
+		attrs[string(types.QueueAttributeNameMessageRetentionPeriod)] = strconv.Itoa(q.MessageRetention)
+	}
+	if deadLetterARN != "" {
+		policy, err := json.Marshal(map[string]any{"deadLetterTargetArn": deadLetterARN, "maxReceiveCount": q.MaxReceiveCount})
+		if err != nil {
+			return lq, err
+		}
+		attrs[string(types.QueueAttributeNameRedrivePolicy)] = string(policy)
+	}
+	if len(attrs) > 0 {
+		if _, err := c.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: created.QueueUrl, Attributes: attrs}); err != nil {
+			return lq, fmt.Errorf("localrun: set attributes of queue %s: %w", lq.LocalName, err)
+		}
+	}
+	got, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: created.QueueUrl, AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
+	})
+	if err != nil {
+		return lq, fmt.Errorf("localrun: attributes of queue %s: %w", lq.LocalName, err)
+	}
+	lq.ARN = got.Attributes[string(types.QueueAttributeNameQueueArn)]
+	return lq, nil
+}
+
+// QueueURLs maps each queue's Name to its URL: the shape of config.Config.Queues.
+func QueueURLs(queues map[string]LocalQueue) map[string]string {
+	urls := make(map[string]string, len(queues))
+	for name, q := range queues {
+		urls[name] = q.URL
+	}
+	return urls
+}
+
+// QueueEnv maps each queue's variable (QUEUE_URL_JOBS, ...) to its URL, as Lambda's environment would.
+func QueueEnv(queues map[string]LocalQueue) map[string]string {
+	env := make(map[string]string, len(queues))
+	for _, q := range queues {
+		env[q.EnvVar()] = q.URL
+	}
+	return env
+}

@@ -1,0 +1,333 @@
+package localrun
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/google/uuid"
+
+	"github.com/rocker-app/corral/shared/lambdax"
+	"github.com/rocker-app/corral/shared/platform"
+	"github.com/rocker-app/corral/shared/samtemplate"
+)
+
+// Local AWS identity of the events the runner builds.
+const (
+	localAccount = "123456789012"
+	// defaultFunctionTimeout is Lambda's default timeout, for functions whose template sets none.
+	defaultFunctionTimeout = 10 * time.Second
+)
+
+// Runner delivers what AWS would deliver to the non-HTTP functions of template.yaml: it polls each SQS
+// consumer's queue and invokes the consumer with real events.SQSEvent batches, and fires each Schedule
+// event on its rate or cron with an EventBridge Scheduled Event.
+type Runner struct {
+	Template *samtemplate.Template
+	// Deps are the shared dependencies; Deps.SQS must talk to the server that holds Queues.
+	Deps *platform.Deps
+	// SQS and Schedules build the functions (catalog.SQS(), catalog.Schedules()).
+	SQS       map[string]platform.SQSFunction
+	Schedules map[string]platform.ScheduleFunction
+	// Queues are the template's queues on the local server (CreateQueues); nil leaves consumers unpolled.
+	Queues map[string]LocalQueue
+	// WaitTime is the long-polling wait of each receive (default 5 s; at most 20 s).
+	WaitTime time.Duration
+	// Now and After are the clock of the schedules (default time.Now and time.After); tests replace them.
+	Now   func() time.Time
+	After func(time.Duration) <-chan time.Time
+}
+
+// Run polls and fires until ctx ends, then waits for the batches and scheduled runs in flight to finish
+// (each bounded by its function's timeout) and returns nil. It fails at once, before starting anything,
+// when a template function with SQS or Schedule events has no builder, a consumer's queue was not created,
+// or a schedule expression does not parse. Failures of single invocations are logged, not returned.
+func (r *Runner) Run(ctx context.Context) error {
+	var jobs []func(context.Context)
+	for _, f := range r.Template.Functions {
+		if len(f.SQS) > 0 && r.Queues != nil {
+			build, ok := r.SQS[f.Name]
+			if !ok {
+				return fmt.Errorf("localrun: %s consumes SQS events in template.yaml but has no SQS function in the catalog", f.Name)
+			}
+			log := r.Deps.Log.With(slog.String("function", f.Name))
+			fd := *r.Deps
+			fd.Log = log
+			h := lambdax.SQS(log, build(&fd))
+			for _, ev := range f.SQS {
+				q, ok := r.queueByID(ev.Queue)
+				if !ok {
+					return fmt.Errorf("localrun: %s event %s: queue %s was not created", f.Name, ev.Event, ev.Queue)
+				}
+				p := &poller{r: r, fn: f, ev: ev, q: q, h: h, log: log}
+				jobs = append(jobs, p.run)
+			}
+		}
+		if len(f.Schedules) > 0 {
+			build, ok := r.Schedules[f.Name]
+			if !ok {
+				return fmt.Errorf("localrun: %s has Schedule events in template.yaml but no scheduled function in the catalog", f.Name)
+			}
+			log := r.Deps.Log.With(slog.String("function", f.Name))
+			fd := *r.Deps
+			fd.Log = log
+			h := lambdax.Schedule(build(&fd))
+			for _, ev := range f.Schedules {
+				s, err := ParseSchedule(ev.Expression)
+				if err != nil {
+					return fmt.Errorf("localrun: %s event %s: %w", f.Name, ev.Event, err)
+				}
+				sc := &scheduler{r: r, fn: f, ev: ev, s: s, h: h, log: log}
+				jobs = append(jobs, sc.run)
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Go(func() { j(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (r *Runner) queueByID(id string) (LocalQueue, bool) {
+	for _, q := range r.Queues {
+		if q.LogicalID == id {
+			return q, true
+		}
+	}
+	return LocalQueue{}, false
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Runner) after(d time.Duration) <-chan time.Time {
+	if r.After != nil {
+		return r.After(d)
+	}
+	return time.After(d)
+}
+
+func functionTimeout(f samtemplate.Function) time.Duration {
+	if f.Timeout > 0 {
+		return time.Duration(f.Timeout) * time.Second
+	}
+	return defaultFunctionTimeout
+}
+
+// poller is the event source mapping of one SQS event.
+type poller struct {
+	r   *Runner
+	fn  samtemplate.Function
+	ev  samtemplate.SQSEvent
+	q   LocalQueue
+	h   lambdax.SQSFunc
+	log *slog.Logger
+}
+
+func (p *poller) run(ctx context.Context) {
+	wait := p.r.WaitTime
+	if wait <= 0 {
+		wait = 5 * time.Second
+	}
+	wait = min(wait, 20*time.Second)
+	for ctx.Err() == nil {
+		msgs, err := p.receive(ctx, wait)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			p.log.Warn("receive failed; retrying", "queue", p.q.LocalName, "error", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		if len(msgs) > 0 {
+			p.deliver(ctx, msgs)
+		}
+	}
+}
+
+// receive long-polls for a batch, then tops it up without waiting until BatchSize (SQS returns at most 10
+// per call).
+func (p *poller) receive(ctx context.Context, wait time.Duration) ([]types.Message, error) {
+	var msgs []types.Message
+	for len(msgs) < p.ev.BatchSize {
+		w := int32(0)
+		if len(msgs) == 0 {
+			w = int32(wait / time.Second)
+		}
+		out, err := p.r.Deps.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl:                    aws.String(p.q.URL),
+			MaxNumberOfMessages:         int32(min(p.ev.BatchSize-len(msgs), 10)),
+			WaitTimeSeconds:             w,
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+			MessageAttributeNames:       []string{"All"},
+		})
+		if err != nil {
+			if len(msgs) > 0 && ctx.Err() == nil {
+				return msgs, nil
+			}
+			return nil, err
+		}
+		msgs = append(msgs, out.Messages...)
+		if len(out.Messages) < 10 {
+			break
+		}
+	}
+	return msgs, nil
+}
+
+// deliver invokes the consumer with one batch and deletes what succeeded, as Lambda's event source
+// mapping does: with ReportBatchItemFailures every message but those reported; without it all or (when the
+// invocation fails) none. What is not deleted comes back after the visibility timeout, and after
+// maxReceiveCount receives the server moves it to the dead-letter queue.
+func (p *poller) deliver(ctx context.Context, msgs []types.Message) {
+	ev := SQSEventOf(p.q.ARN, p.r.Deps.Config.AWSRegion, msgs)
+	// A batch in flight finishes even when the runner stops, within the function's timeout.
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), functionTimeout(p.fn))
+	defer cancel()
+	ictx = lambdacontext.NewContext(ictx, &lambdacontext.LambdaContext{AwsRequestID: uuid.NewString()})
+	resp, err := p.h(ictx, ev)
+	failed := map[string]bool{}
+	switch {
+	case err != nil:
+		for _, m := range msgs {
+			failed[aws.ToString(m.MessageId)] = true
+		}
+	case p.ev.ReportBatchItemFailures:
+		for _, f := range resp.BatchItemFailures {
+			failed[f.ItemIdentifier] = true
+		}
+	}
+	var done []types.DeleteMessageBatchRequestEntry
+	for i, m := range msgs {
+		if !failed[aws.ToString(m.MessageId)] {
+			done = append(done, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+		}
+	}
+	for len(done) > 0 {
+		n := min(len(done), 10)
+		out, derr := p.r.Deps.SQS.DeleteMessageBatch(ictx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(p.q.URL), Entries: done[:n]})
+		switch {
+		case derr != nil:
+			p.log.Error("delete handled messages failed; they will be redelivered", "queue", p.q.LocalName, "error", derr)
+		case len(out.Failed) > 0:
+			p.log.Error("delete handled messages failed for some; they will be redelivered", "queue", p.q.LocalName, "failed", len(out.Failed))
+		}
+		done = done[n:]
+	}
+	attrs := []any{"queue", p.q.LocalName, "messages", len(msgs), "failed", len(failed)}
+	if err != nil {
+		p.log.Error("sqs batch failed", append(attrs, "error", err)...)
+		return
+	}
+	p.log.Info("sqs batch", attrs...)
+}
+
+// SQSEventOf builds the events.SQSEvent Lambda would pass for msgs received from the queue queueARN.
+func SQSEventOf(queueARN, region string, msgs []types.Message) events.SQSEvent {
+	ev := events.SQSEvent{Records: make([]events.SQSMessage, 0, len(msgs))}
+	for _, m := range msgs {
+		rec := events.SQSMessage{
+			MessageId:              aws.ToString(m.MessageId),
+			ReceiptHandle:          aws.ToString(m.ReceiptHandle),
+			Body:                   aws.ToString(m.Body),
+			Md5OfBody:              aws.ToString(m.MD5OfBody),
+			Md5OfMessageAttributes: aws.ToString(m.MD5OfMessageAttributes),
+			Attributes:             m.Attributes,
+			EventSource:            "aws:sqs",
+			EventSourceARN:         queueARN,
+			AWSRegion:              region,
+		}
+		if len(m.MessageAttributes) > 0 {
+			rec.MessageAttributes = make(map[string]events.SQSMessageAttribute, len(m.MessageAttributes))
+			for k, a := range m.MessageAttributes {
+				rec.MessageAttributes[k] = events.SQSMessageAttribute{
+					StringValue:      a.StringValue,
+					BinaryValue:      a.BinaryValue,
+					StringListValues: a.StringListValues,
+					BinaryListValues: a.BinaryListValues,
+					DataType:         aws.ToString(a.DataType),
+				}
+			}
+		}
+		ev.Records = append(ev.Records, rec)
+	}
+	return ev
+}
+
+// scheduler is the EventBridge rule of one Schedule event.
+type scheduler struct {
+	r   *Runner
+	fn  samtemplate.Function
+	ev  samtemplate.ScheduleEvent
+	s   Schedule
+	h   lambdax.ScheduleFunc
+	log *slog.Logger
+}
+
+func (sc *scheduler) run(ctx context.Context) {
+	for {
+		now := sc.r.now()
+		next := sc.s.Next(now)
+		if next.IsZero() {
+			sc.log.Info("schedule has no further firings", "event", sc.ev.Event, "schedule", sc.ev.Expression)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-sc.r.after(next.Sub(now)):
+		}
+		ev := ScheduledEvent(sc.r.Deps.Config.AWSRegion, sc.fn.Name+"-"+sc.ev.Event, next)
+		ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), functionTimeout(sc.fn))
+		ictx = lambdacontext.NewContext(ictx, &lambdacontext.LambdaContext{AwsRequestID: uuid.NewString()})
+		err := sc.h(ictx, ev)
+		cancel()
+		if err != nil {
+			sc.log.Error("scheduled run failed", "event", sc.ev.Event, "schedule", sc.ev.Expression, "error", err)
+		} else {
+			sc.log.Info("scheduled run", "event", sc.ev.Event, "schedule", sc.ev.Expression)
+		}
+	}
+}
+
+// ScheduledEvent builds the EventBridge Scheduled Event a rule named rule sends at t.
+func ScheduledEvent(region, rule string, t time.Time) events.EventBridgeEvent {
+	return events.EventBridgeEvent{
+		Version:    "0",
+		ID:         uuid.NewString(),
+		DetailType: "Scheduled Event",
+		Source:     "aws.events",
+		AccountID:  localAccount,
+		Time:       t.UTC(),
+		Region:     region,
+		Resources:  []string{"arn:aws:events:" + region + ":" + localAccount + ":rule/" + rule},
+		Detail:     json.RawMessage(`{}`),
+	}
+}
+
+// errNotConsumer and errNotScheduled name a function invoked with the wrong kind of event.
+var (
+	errNotConsumer  = errors.New("has no SQS event in template.yaml")
+	errNotScheduled = errors.New("has no Schedule event in template.yaml")
+)
