@@ -19,6 +19,7 @@ func HTTP() map[string]platform.HTTPFunction {
 		"horses":        Horses,
 		"businesses":    Businesses,
 		"entity-lookup": EntityLookup,
+		"queues-admin":  QueuesAdmin,
 	}
 }
 
