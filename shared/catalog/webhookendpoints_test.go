@@ -50,7 +50,9 @@ func newWebhookFixture(t *testing.T, fn func(d *platform.Deps) []platform.Route)
 		t.Fatal(err)
 	}
 	url := aws.ToString(out.QueueUrl)
-	t.Cleanup(func() { _, _ = env.Deps.SQS.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(url)}) })
+	t.Cleanup(func() {
+		_, _ = env.Deps.SQS.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(url)})
+	})
 	arn, err := sqsx.QueueARN(ctx, env.Deps.SQS, url)
 	if err != nil {
 		t.Fatal(err)
