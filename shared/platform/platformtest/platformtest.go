@@ -77,6 +77,9 @@ func New(t testing.TB, modify ...func(*config.Config)) *Env {
 		IdempotencyTTL:         24 * time.Hour,
 		IdempotencyStore:       "postgres",
 		MetricsNamespace:       "CorralTest",
+		// The local SQS server of `make test` (services.sh), when running under it.
+		SQSEndpoint: os.Getenv("SQS_ENDPOINT"),
+		AWSRegion:   "us-east-1",
 	}
 	for _, m := range modify {
 		m(&cfg)
