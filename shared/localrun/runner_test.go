@@ -1,0 +1,256 @@
+package localrun_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rocker-app/corral/shared/lambdax"
+	"github.com/rocker-app/corral/shared/localrun"
+	"github.com/rocker-app/corral/shared/platform"
+	"github.com/rocker-app/corral/shared/platform/platformtest"
+	"github.com/rocker-app/corral/shared/samtemplate"
+)
+
+// sqsEnv is a platform whose SQS client talks to the local SQS server; it fails the test when there is none.
+func sqsEnv(t *testing.T) *platformtest.Env {
+	t.Helper()
+	if os.Getenv("SQS_ENDPOINT") == "" {
+		t.Fatal("SQS_ENDPOINT is not set: run `make test`, or `bash infra/scripts/services.sh up && eval \"$(bash infra/scripts/services.sh env)\"` first")
+	}
+	return platformtest.New(t)
+}
+
+func runnerTemplate(t *testing.T) *samtemplate.Template {
+	t.Helper()
+	tpl, err := samtemplate.Load(filepath.Join("testdata", "runner.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl
+}
+
+// createQueues creates the template's queues under a prefix of this test's own and deletes them afterwards.
+func createQueues(t *testing.T, c *sqs.Client, tpl *samtemplate.Template) map[string]localrun.LocalQueue {
+	t.Helper()
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	qs, err := localrun.CreateQueues(context.Background(), c, tpl, "test-"+hex.EncodeToString(b)+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, q := range qs {
+			if _, err := c.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(q.URL)}); err != nil {
+				t.Errorf("delete queue %s: %v", q.LocalName, err)
+			}
+		}
+	})
+	return qs
+}
+
+// delivery is what the consumer saw of one message.
+type delivery struct {
+	Body, ReceiveCount, Attr, Source string
+}
+
+// TestRunnerDeliversAndRedrives sends a good and a poison message through the runner: the good one is
+// handled once and deleted; the poison one is redelivered after its visibility timeout, handled
+// maxReceiveCount (2) times, then the server moves it to the dead-letter queue.
+func TestRunnerDeliversAndRedrives(t *testing.T) {
+	t.Parallel()
+	env := sqsEnv(t)
+	tpl := runnerTemplate(t)
+	c := env.Deps.SQS
+	qs := createQueues(t, c, tpl)
+	work, dlq := qs["work"], qs["work-dead-letter"]
+	if work.MaxReceiveCount != 2 || dlq.URL == "" {
+		t.Fatalf("queues %+v", qs)
+	}
+
+	var mu sync.Mutex
+	var seen []delivery
+	poisonDone := make(chan struct{})
+	consumer := func(d *platform.Deps) lambdax.MessageHandler {
+		return func(ctx context.Context, m events.SQSMessage) error {
+			mu.Lock()
+			defer mu.Unlock()
+			attr := ""
+			if a, ok := m.MessageAttributes["corral-id"]; ok && a.StringValue != nil {
+				attr = *a.StringValue
+			}
+			seen = append(seen, delivery{Body: m.Body, ReceiveCount: m.Attributes["ApproximateReceiveCount"], Attr: attr, Source: m.EventSourceARN})
+			if m.Body == "poison" {
+				if m.Attributes["ApproximateReceiveCount"] == "2" {
+					close(poisonDone)
+				}
+				return errors.New("poison")
+			}
+			return nil
+		}
+	}
+	r := &localrun.Runner{
+		Template: tpl, Deps: env.Deps, Queues: qs, WaitTime: time.Second,
+		SQS:       map[string]platform.SQSFunction{"consumer": consumer},
+		Schedules: map[string]platform.ScheduleFunction{"ticker": noopSchedule},
+		After:     func(time.Duration) <-chan time.Time { return nil }, // the schedule never fires here
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+
+	for _, body := range []string{"good", "poison"} {
+		_, err := c.SendMessage(ctx, &sqs.SendMessageInput{
+			QueueUrl: aws.String(work.URL), MessageBody: aws.String(body),
+			MessageAttributes: map[string]types.MessageAttributeValue{"corral-id": {DataType: aws.String("String"), StringValue: aws.String("id-" + body)}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-poisonDone:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the poison message was not redelivered within 30 s")
+	}
+
+	// The next receive after maxReceiveCount moves it to the dead-letter queue.
+	var dead []types.Message
+	for deadline := time.Now().Add(30 * time.Second); len(dead) == 0 && time.Now().Before(deadline); {
+		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlq.URL), WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead = out.Messages
+	}
+	if len(dead) != 1 || aws.ToString(dead[0].Body) != "poison" {
+		t.Fatalf("dead-letter queue holds %v, want the poison message", dead)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	done <- nil // for the cleanup
+
+	mu.Lock()
+	defer mu.Unlock()
+	want := []delivery{
+		{Body: "good", ReceiveCount: "1", Attr: "id-good", Source: work.ARN},
+		{Body: "poison", ReceiveCount: "1", Attr: "id-poison", Source: work.ARN},
+		{Body: "poison", ReceiveCount: "2", Attr: "id-poison", Source: work.ARN},
+	}
+	if diff := cmp.Diff(want, seen); diff != "" {
+		t.Errorf("deliveries (-want +got):\n%s", diff)
+	}
+	attrs, err := c.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(work.URL), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameAll},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible} {
+		if n := attrs.Attributes[string(a)]; n != "0" {
+			t.Errorf("work queue %s = %s, want 0 (the good message deleted, the poison one moved)", a, n)
+		}
+	}
+}
+
+func noopSchedule(*platform.Deps) func(context.Context, events.EventBridgeEvent) error {
+	return func(context.Context, events.EventBridgeEvent) error { return nil }
+}
+
+// TestRunnerFiresSchedules pins the clock at 10:00 UTC: the nightly cron(0 3 * * ? *) waits 17 hours,
+// then fires with a Scheduled Event stamped 03:00 the next day.
+func TestRunnerFiresSchedules(t *testing.T) {
+	t.Parallel()
+	env := platformtest.New(t)
+	tpl := runnerTemplate(t)
+	now := time.Date(2031, 5, 17, 10, 0, 0, 0, time.UTC)
+
+	var mu sync.Mutex
+	var waits []time.Duration
+	fired := make(chan events.EventBridgeEvent, 2)
+	ticker := func(*platform.Deps) func(context.Context, events.EventBridgeEvent) error {
+		return func(_ context.Context, ev events.EventBridgeEvent) error {
+			fired <- ev
+			return nil
+		}
+	}
+	r := &localrun.Runner{
+		Template: tpl, Deps: env.Deps, // no Queues: consumers are not polled
+		Schedules: map[string]platform.ScheduleFunction{"ticker": ticker},
+		Now:       func() time.Time { return now },
+		After: func(d time.Duration) <-chan time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			waits = append(waits, d)
+			ch := make(chan time.Time, 1)
+			if len(waits) == 1 {
+				ch <- now.Add(d) // fire the first wait at once; later ones never
+			}
+			return ch
+		},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var ev events.EventBridgeEvent
+	select {
+	case ev = <-fired:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the schedule did not fire")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if want := time.Date(2031, 5, 18, 3, 0, 0, 0, time.UTC); !ev.Time.Equal(want) || ev.DetailType != "Scheduled Event" || ev.Source != "aws.events" {
+		t.Errorf("event %+v, want a Scheduled Event at %s", ev, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(waits) < 1 || waits[0] != 17*time.Hour {
+		t.Errorf("waits %v, want 17h first", waits)
+	}
+}
+
+func TestRunnerRefusesMissingFunctions(t *testing.T) {
+	t.Parallel()
+	env := platformtest.New(t)
+	tpl := runnerTemplate(t)
+	tests := []struct {
+		name string
+		r    *localrun.Runner
+	}{
+		{"no scheduled function", &localrun.Runner{Template: tpl, Deps: env.Deps}},
+		{"no consumer", &localrun.Runner{Template: tpl, Deps: env.Deps, Queues: map[string]localrun.LocalQueue{},
+			Schedules: map[string]platform.ScheduleFunction{"ticker": noopSchedule}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.r.Run(context.Background()); err == nil {
+				t.Error("Run: err = nil, want the missing function named")
+			}
+		})
+	}
+}
