@@ -14,12 +14,13 @@ import (
 // HTTP returns the HTTP functions by name (the directory name under functions/).
 func HTTP() map[string]platform.HTTPFunction {
 	return map[string]platform.HTTPFunction{
-		"health":        Health,
-		"profiles":      Profiles,
-		"horses":        Horses,
-		"businesses":    Businesses,
-		"entity-lookup": EntityLookup,
-		"queues-admin":  QueuesAdmin,
+		"health":         Health,
+		"profiles":       Profiles,
+		"horses":         Horses,
+		"businesses":     Businesses,
+		"entity-lookup":  EntityLookup,
+		"stripe-webhook": StripeWebhook,
+		"queues-admin":   QueuesAdmin,
 	}
 }
 
