@@ -14,19 +14,22 @@ import (
 // HTTP returns the HTTP functions by name (the directory name under functions/).
 func HTTP() map[string]platform.HTTPFunction {
 	return map[string]platform.HTTPFunction{
-		"health":         Health,
-		"profiles":       Profiles,
-		"horses":         Horses,
-		"businesses":     Businesses,
-		"entity-lookup":  EntityLookup,
-		"stripe-webhook": StripeWebhook,
-		"queues-admin":   QueuesAdmin,
+		"health":            Health,
+		"profiles":          Profiles,
+		"horses":            Horses,
+		"businesses":        Businesses,
+		"entity-lookup":     EntityLookup,
+		"webhook-endpoints": WebhookEndpoints,
+		"stripe-webhook":    StripeWebhook,
+		"queues-admin":      QueuesAdmin,
 	}
 }
 
 // SQS returns the queue consumers by function name.
 func SQS() map[string]platform.SQSFunction {
-	return map[string]platform.SQSFunction{}
+	return map[string]platform.SQSFunction{
+		"webhook-dispatcher": WebhookDispatcher,
+	}
 }
 
 // Schedules returns the scheduled functions by function name.
@@ -34,6 +37,7 @@ func Schedules() map[string]platform.ScheduleFunction {
 	return map[string]platform.ScheduleFunction{
 		"cleanup":               Cleanup,
 		"partition-maintenance": PartitionMaintenance,
+		"webhook-sweep":         WebhookSweep,
 	}
 }
 

@@ -28,12 +28,26 @@ func TestTenantIsolationThroughEveryRoute(t *testing.T) {
 	t.Cleanup(ts.Close)
 	tokenB := tokenFor(t, env, "owner@northwind.test")
 
+	// Tenant A's webhook endpoint and a delivery to it (the seed has none). The delivery shares the
+	// endpoint's id, so the one fixture of "webhooks/{id}/{id}" names an endpoint and a delivery of A.
+	const webhookA = "e0000000-0000-4000-8000-0000000000a1"
+	if _, err := env.DB.Owner.Exec(context.Background(), `
+WITH e AS (
+    INSERT INTO webhook_endpoints (id, tenant_id, url, event_types, secret)
+    VALUES ($1, $2, 'https://192.0.3.10/sunrise-hooks', '{horse.created}', 'whsec_c3VucmlzZQ==')
+    RETURNING id, tenant_id)
+INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, event_type, payload, status)
+SELECT id, tenant_id, id, gen_random_uuid(), 'horse.created', '{}', 'dead' FROM e`, webhookA, localrun.TenantA); err != nil {
+		t.Fatal(err)
+	}
+
 	// Tenant A's resource for each path parameter, by the route's first path segment.
 	idOf := map[string]string{
 		"horses/{id}":               localrun.HorseA,
 		"businesses/{id}":           localrun.BusinessA,
 		"profiles/{id}":             localrun.ProfileOwnerA,
 		"businesses/{id}/{user_id}": localrun.GroomA,
+		"webhooks/{id}/{id}":        webhookA,
 	}
 	// Bodies that would be valid for B's own resources, so that only tenancy can refuse them.
 	bodyFor := map[string]string{
@@ -43,12 +57,13 @@ func TestTenantIsolationThroughEveryRoute(t *testing.T) {
 		"PATCH /businesses/{id}":        `{"name":"Hijacked"}`,
 		"POST /businesses/{id}/members": `{"user_id":"` + localrun.MemberB + `","role":"staff"}`,
 		"PATCH /me":                     `{"bio":"still B"}`,
+		"POST /webhooks/endpoints":      `{"url":"https://192.0.3.10/northwind","event_types":["horse.created"]}`,
 	}
 	queriesFor := map[string][]string{
 		"GET /entities/search": {"q=Midnight", "q=Sunrise", "q=Ada", "q=Copper&type=horse", "q=Gus"},
 	}
 	secretsOfA := []string{localrun.TenantA, localrun.OwnerA, localrun.MemberA, localrun.GroomA, localrun.HorseA,
-		localrun.HorseA2, localrun.BusinessA, localrun.ProfileOwnerA, "Midnight Star", "Copper Penny", "Sunrise", "Ada Sunrise", "Gus Groom"}
+		localrun.HorseA2, localrun.BusinessA, localrun.ProfileOwnerA, "Midnight Star", "Copper Penny", "Sunrise", "Ada Sunrise", "Gus Groom", "sunrise-hooks"}
 
 	checked := 0
 	for _, f := range tpl.Functions {
