@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -59,11 +60,17 @@ func DevSigner(dir string) (*auth.Signer, error) {
 }
 
 // DevEnv returns getenv with local defaults for what production must set explicitly: the token issuer,
-// audience and public key (the dev signer's), and the cursor secret. Variables already set win.
+// audience and public key (the dev signer's), the cursor secret, and DATABASE_MAINTENANCE_URL (DATABASE_URL
+// with the user corral_maint, which Prepare lets log in). Variables already set win.
 func DevEnv(getenv func(string) string, signer *auth.Signer) (func(string) string, error) {
 	jwks, err := signer.JWKS()
 	if err != nil {
 		return nil, err
+	}
+	maintURL := ""
+	if u, err := url.Parse(getenv("DATABASE_URL")); err == nil && u.Host != "" {
+		u.User = url.User("corral_maint")
+		maintURL = u.String()
 	}
 	defaults := map[string]string{
 		"JWT_ISSUER":     DevIssuer,
@@ -71,6 +78,8 @@ func DevEnv(getenv func(string) string, signer *auth.Signer) (func(string) strin
 		"JWT_PUBLIC_KEY": string(jwks),
 		"CURSOR_SECRET":  devCursorSecret,
 		"LOG_LEVEL":      "info",
+		// The maintenance role of the scheduled functions (local trust authentication needs no password).
+		"DATABASE_MAINTENANCE_URL": maintURL,
 	}
 	return func(k string) string {
 		if v := getenv(k); v != "" {
@@ -95,8 +104,8 @@ func FindSeedUser(email string) (SeedUser, bool) {
 	return SeedUser{}, false
 }
 
-// Prepare makes the local database ready: the application role can log in (local trust auth only),
-// migrations are applied, and the demo data is seeded.
+// Prepare makes the local database ready: migrations are applied, the application and maintenance roles
+// can log in (local trust auth only), and the demo data is seeded.
 func Prepare(ctx context.Context, ownerURL string) error {
 	owner, err := pgxpool.New(ctx, ownerURL)
 	if err != nil {
@@ -106,8 +115,10 @@ func Prepare(ctx context.Context, ownerURL string) error {
 	if err := schema.Up(ctx, ownerURL); err != nil {
 		return err
 	}
-	if _, err := owner.Exec(ctx, `ALTER ROLE corral_app LOGIN`); err != nil {
-		return fmt.Errorf("localrun: let corral_app log in: %w", err)
+	for _, role := range []string{"corral_app", "corral_maint"} {
+		if _, err := owner.Exec(ctx, `ALTER ROLE `+role+` LOGIN`); err != nil {
+			return fmt.Errorf("localrun: let %s log in: %w", role, err)
+		}
 	}
 	return Seed(ctx, owner)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/rocker-app/corral/shared/platform"
 	"github.com/rocker-app/corral/shared/samtemplate"
 )
 
@@ -87,6 +88,25 @@ func createQueue(ctx context.Context, c *sqs.Client, q samtemplate.Queue, prefix
 	}
 	lq.ARN = got.Attributes[string(types.QueueAttributeNameQueueArn)]
 	return lq, nil
+}
+
+// DevQueuePrefix is the prefix of the queues `make dev` and `make invoke` create (jobs is corral-jobs).
+const DevQueuePrefix = "corral-"
+
+// SetupQueues creates the template's queues on the local SQS server (when d.Config.SQSEndpoint is set)
+// named DevQueuePrefix + Name, and gives their URLs to the functions: d.Config.Queues, which is where
+// QUEUE_URL_<NAME> lands in Lambda. Without an endpoint it changes nothing and returns nil queues, so the
+// consumers are not polled. It fails as CreateQueues does.
+func SetupQueues(ctx context.Context, d *platform.Deps, tpl *samtemplate.Template) (map[string]LocalQueue, error) {
+	if d.Config.SQSEndpoint == "" {
+		return nil, nil
+	}
+	qs, err := CreateQueues(ctx, d.SQS, tpl, DevQueuePrefix)
+	if err != nil {
+		return nil, err
+	}
+	d.Config.Queues = QueueURLs(qs)
+	return qs, nil
 }
 
 // QueueURLs maps each queue's Name to its URL: the shape of config.Config.Queues.

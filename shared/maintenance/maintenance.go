@@ -112,10 +112,10 @@ func runSteps(ctx context.Context, log *slog.Logger, job string, timeout time.Du
 			r.Err = fmt.Errorf("%s %s: %w", job, name, err)
 			errs = append(errs, r.Err)
 			log.ErrorContext(ctx, job+" step failed", "step", name, "rows", r.Rows, "error", err,
-				"duration", time.Since(start))
+				"duration_ms", time.Since(start).Milliseconds())
 		} else {
 			log.InfoContext(ctx, job+" step done", "step", name, "rows", r.Rows, "skipped", r.Skipped,
-				"duration", time.Since(start))
+				"duration_ms", time.Since(start).Milliseconds())
 		}
 		results = append(results, r)
 	}

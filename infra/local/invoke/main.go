@@ -1,6 +1,10 @@
 // Command invoke runs one function's Lambda handler on an event file and prints the response, like
 // `sam local invoke -e`: `make invoke FN=horses EVENT=events/horses/get.json`. HTTP events are sent with a
 // token of a seeded user (EMAIL, default owner@sunrise.test) unless they carry an authorization header.
+// Queue consumers take SQS events (FN=jobs-worker EVENT=events/jobs-worker/<case>.json) and print their
+// batch response; scheduled functions take Scheduled Events (FN=cleanup EVENT=events/cleanup/scheduled.json)
+// and print {"ok": true}. With SQS_ENDPOINT set, the template's queues exist locally and functions get
+// their URLs, so what they publish lands where `make dev` polls.
 package main
 
 import (
@@ -15,7 +19,6 @@ import (
 	"github.com/rocker-app/corral/shared/catalog"
 	"github.com/rocker-app/corral/shared/config"
 	"github.com/rocker-app/corral/shared/localrun"
-	"github.com/rocker-app/corral/shared/logging"
 	"github.com/rocker-app/corral/shared/platform"
 	"github.com/rocker-app/corral/shared/samtemplate"
 )
@@ -70,7 +73,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return err
 	}
 	cfg.Function = *fn
-	deps, err := platform.NewDeps(ctx, cfg, logging.New(os.Stderr, cfg.LogLevel, *fn))
+	// No function attribute here: the invoker adds the function name itself.
+	deps, err := platform.NewDeps(ctx, cfg, slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
 	if err != nil {
 		return err
 	}
@@ -85,10 +89,16 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 			return err
 		}
 	}
-	iv := &localrun.Invoker{Template: tpl, Deps: deps, Functions: catalog.HTTP()}
-	resp, err := iv.InvokeHTTP(ctx, *fn, event, token)
+	if _, err := localrun.SetupQueues(ctx, deps, tpl); err != nil {
+		return err
+	}
+	iv := &localrun.Invoker{Template: tpl, Deps: deps, Functions: catalog.HTTP(), SQS: catalog.SQS(), Schedules: catalog.Schedules()}
+	resp, err := iv.Invoke(ctx, *fn, event, token)
 	if err != nil {
 		return err
+	}
+	if resp == nil {
+		resp = map[string]bool{"ok": true}
 	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")

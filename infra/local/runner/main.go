@@ -1,5 +1,7 @@
 // Command runner is the local API that `make dev` starts: every function of template.yaml behind one HTTP
-// server on 127.0.0.1:$PORT (default 3000), routed as API Gateway would, on the local Postgres and Redis.
+// server on 127.0.0.1:$PORT (default 3000), routed as API Gateway would, on the local Postgres and Redis;
+// the template's queues on the local SQS server (SQS_ENDPOINT) polled for their consumers, with partial
+// batch failures and redrive to the dead-letter queues; and every Schedule event fired on its rate or cron.
 package main
 
 import (
@@ -66,32 +68,62 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	queues, err := localrun.SetupQueues(ctx, deps, tpl)
+	if err != nil {
+		return err
+	}
+	if queues == nil {
+		log.Warn("SQS_ENDPOINT is not set: queues are not created and consumers are not polled")
+	}
 	srv, err := localrun.NewServer(tpl, deps, catalog.HTTP())
 	if err != nil {
 		return err
 	}
+	runner := &localrun.Runner{Template: tpl, Deps: deps, SQS: catalog.SQS(), Schedules: catalog.Schedules(), Queues: queues}
 	port := env("PORT")
 	if port == "" {
 		port = "3000"
 	}
 	hs := &http.Server{Addr: "127.0.0.1:" + port, Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	// The server and the runner stop together: when ctx ends (Ctrl-C), or when either fails.
+	ctx, stopAll := context.WithCancel(ctx)
+	defer stopAll()
 	errc := make(chan error, 1)
-	go func() { errc <- hs.ListenAndServe() }()
-	routes := 0
+	go func() {
+		errc <- hs.ListenAndServe()
+		stopAll()
+	}()
+	var runErr error
+	runDone := make(chan struct{})
+	go func() {
+		defer close(runDone)
+		// Run returns at once (nil) when no function has queue or schedule events.
+		if runErr = runner.Run(ctx); runErr != nil {
+			stopAll()
+		}
+	}()
+	routes, consumers, schedules := 0, 0, 0
 	for _, f := range tpl.Functions {
 		routes += len(f.Routes)
+		consumers += len(f.SQS)
+		schedules += len(f.Schedules)
 	}
 	log.Info("local API listening", "url", "http://127.0.0.1:"+port, "functions", len(tpl.Functions), "routes", routes,
-		"token", "make token EMAIL=owner@sunrise.test")
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
+		"queues", len(queues), "consumers", consumers, "schedules", schedules, "token", "make token EMAIL=owner@sunrise.test")
+	<-ctx.Done()
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	shutErr := hs.Shutdown(shutdown)
+	// The runner returns once the batches and scheduled runs in flight have finished.
+	<-runDone
+	serveErr := <-errc
+	switch {
+	case runErr != nil:
+		return runErr
+	case serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed):
+		return serveErr
+	case shutErr != nil:
+		return shutErr
 	}
 	return nil
 }
