@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -253,4 +255,66 @@ func TestRunnerRefusesMissingFunctions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkRunnerThroughput measures messages per second from the local SQS server through the runner
+// to a consumer that does nothing: each iteration sends 100 messages in batches of 10 and waits until the
+// consumer has seen them all.
+func BenchmarkRunnerThroughput(b *testing.B) {
+	if os.Getenv("SQS_ENDPOINT") == "" {
+		b.Fatal("SQS_ENDPOINT is not set: run `make test`, or `bash infra/scripts/services.sh up && eval \"$(bash infra/scripts/services.sh env)\"` first")
+	}
+	env := platformtest.New(b)
+	tpl, err := samtemplate.Load(filepath.Join("testdata", "runner.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := env.Deps.SQS
+	rb := make([]byte, 6)
+	if _, err := rand.Read(rb); err != nil {
+		b.Fatal(err)
+	}
+	qs, err := localrun.CreateQueues(context.Background(), c, tpl, "bench-"+hex.EncodeToString(rb)+"-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		for _, q := range qs {
+			_, _ = c.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(q.URL)})
+		}
+	})
+	seen := make(chan struct{}, 1000)
+	consumer := func(*platform.Deps) lambdax.MessageHandler {
+		return func(context.Context, events.SQSMessage) error {
+			seen <- struct{}{}
+			return nil
+		}
+	}
+	env.Deps.Log = slog.New(slog.DiscardHandler)
+	r := &localrun.Runner{Template: tpl, Deps: env.Deps, Queues: qs, WaitTime: time.Second,
+		SQS:       map[string]platform.SQSFunction{"consumer": consumer},
+		Schedules: map[string]platform.ScheduleFunction{"ticker": noopSchedule},
+		After:     func(time.Duration) <-chan time.Time { return nil }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	const perIteration = 100
+	entries := make([]types.SendMessageBatchRequestEntry, 10)
+	for i := range entries {
+		entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String("m")}
+	}
+	start := time.Now()
+	for b.Loop() {
+		for range perIteration / 10 {
+			if _, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(qs["work"].URL), Entries: entries}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for range perIteration {
+			<-seen
+		}
+	}
+	b.ReportMetric(float64(b.N*perIteration)/time.Since(start).Seconds(), "msgs/s")
 }
