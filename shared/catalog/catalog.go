@@ -29,6 +29,7 @@ func HTTP() map[string]platform.HTTPFunction {
 func SQS() map[string]platform.SQSFunction {
 	return map[string]platform.SQSFunction{
 		"webhook-dispatcher": WebhookDispatcher,
+		"jobs-worker":        JobsWorker,
 	}
 }
 
@@ -38,6 +39,7 @@ func Schedules() map[string]platform.ScheduleFunction {
 		"cleanup":               Cleanup,
 		"partition-maintenance": PartitionMaintenance,
 		"webhook-sweep":         WebhookSweep,
+		"outbox-relay":          OutboxRelay,
 	}
 }
 
