@@ -174,7 +174,10 @@ func (d *Dispatcher) attemptJob(ctx context.Context, job Job) error {
 	}
 
 	res := d.attempt(ctx, job, target)
-	rec, err := d.store.Record(context.WithoutCancel(ctx), res)
+	// The attempt happened: record it even if ctx ended meanwhile (the Lambda's deadline), within a bound.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	rec, err := d.store.Record(rctx, res)
 	if err != nil {
 		return fmt.Errorf("webhook: record attempt %d of %s: %w", job.Attempt, job.DeliveryID, err)
 	}
@@ -206,6 +209,9 @@ func Body(dl Delivery) ([]byte, error) {
 		Data      json.RawMessage `json:"data"`
 	}{dl.EventType, dl.CreatedAt.UTC(), dl.Payload})
 }
+
+// recordTimeout bounds recording an attempt's outcome.
+const recordTimeout = 5 * time.Second
 
 // maxErrorLen bounds the error text kept per attempt.
 const maxErrorLen = 500
