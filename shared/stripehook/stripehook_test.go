@@ -79,7 +79,7 @@ type fixture struct {
 	handler *calls
 }
 
-func newFixture(t *testing.T, secret string) *fixture {
+func newFixture(t testing.TB, secret string) *fixture {
 	t.Helper()
 	db := pgtest.New(t)
 	f := &fixture{db: db, handler: &calls{}}
