@@ -7,6 +7,7 @@ import (
 	"github.com/rocker-app/corral/shared/platform"
 	"github.com/rocker-app/corral/shared/postgres"
 	"github.com/rocker-app/corral/shared/sqsx"
+	"github.com/rocker-app/corral/shared/webhook"
 )
 
 // JobsWorker consumes the jobs queue (SQS, JobsQueue): each message is one job, dispatched by kind
@@ -23,5 +24,6 @@ func JobTypes(d *platform.Deps) *jobs.Registry {
 	r := jobs.NewRegistry()
 	jobs.Register(r, notification.JobKind, notification.CreateJob(postgres.NotificationStore{}))
 	jobs.Register(r, jobs.CleanupKind, jobs.CleanupJob(postgres.HandoffStore{}))
+	jobs.Register(r, webhook.FanOutKind, WebhookFanOutJob(d))
 	return r
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/rocker-app/corral/shared/notification"
 	"github.com/rocker-app/corral/shared/platform/platformtest"
 	"github.com/rocker-app/corral/shared/sqsx"
+	"github.com/rocker-app/corral/shared/webhook"
 )
 
 // asyncEnv is a platform whose SQS client points at the test SQS server and whose "jobs" queue is a fresh
@@ -98,7 +99,7 @@ func TestJobsWorkerRunsARelayedJobOnce(t *testing.T) {
 func TestJobTypes(t *testing.T) {
 	t.Parallel()
 	env := platformtest.New(t)
-	want := []string{jobs.CleanupKind, notification.JobKind}
+	want := []string{jobs.CleanupKind, notification.JobKind, webhook.FanOutKind}
 	if diff := cmp.Diff(want, catalog.JobTypes(env.Deps).Kinds()); diff != "" {
 		t.Errorf("job kinds (-want +got):\n%s", diff)
 	}
