@@ -110,7 +110,7 @@ func parseCron(s string) (Schedule, error) {
 		case f[2] == "L":
 			c.lastDOM = true
 		case strings.Contains(f[2], "W"):
-			return nil, wrap("day-of-month", errors.New("W (nearest weekday) is not supported by the local runner"))
+			return nil, wrap("day-of-month", errors.New("the nearest-weekday W form is not supported by the local runner"))
 		default:
 			if c.dom, err = parseField(f[2], 1, 31, nil); err != nil {
 				return nil, wrap("day-of-month", err)

@@ -71,7 +71,7 @@ func TestParseScheduleErrors(t *testing.T) {
 		{"cron(0 3 ? * ? *)", "exactly one of"},
 		{"cron(60 3 * * ? *)", "minutes"},
 		{"cron(0 24 * * ? *)", "hours"},
-		{"cron(0 3 15W * ? *)", "W (nearest weekday) is not supported"},
+		{"cron(0 3 15W * ? *)", "nearest-weekday W form is not supported"},
 		{"cron(0 3 ? FOO * *)", "month"},
 		{"cron(0 3 ? * 8 *)", "day-of-week"},
 		{"cron(0 10-5 * * ? *)", "runs backwards"},
