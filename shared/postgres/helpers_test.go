@@ -86,6 +86,9 @@ func arrange(t testing.TB, owner *pgxpool.Pool) world {
 			[]any{w.tenantA, w.tenantB}},
 		{`INSERT INTO notifications (tenant_id, user_id, kind, title) VALUES ($1, $2, 'k', 'A'), ($3, $4, 'k', 'B')`,
 			[]any{w.tenantA, w.userA, w.tenantB, w.userB}},
+		// Processed messages (0005): one per tenant and one of no tenant.
+		{`INSERT INTO processed_messages (tenant_id, consumer, message_id) VALUES ($1, 'c', 'm1'), ($2, 'c', 'm1'), (NULL, 'c', 'm1')`,
+			[]any{w.tenantA, w.tenantB}},
 	}
 	for _, s := range steps {
 		if _, err := owner.Exec(context.Background(), s.sql, s.args...); err != nil {
