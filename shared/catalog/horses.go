@@ -2,13 +2,17 @@ package catalog
 
 import (
 	"github.com/rocker-app/corral/shared/horse"
+	"github.com/rocker-app/corral/shared/outbox"
 	"github.com/rocker-app/corral/shared/platform"
 	"github.com/rocker-app/corral/shared/postgres"
+	"github.com/rocker-app/corral/shared/sqsx"
 )
 
-// Horses serves the horse directory: GET/POST /horses and GET/PATCH/DELETE /horses/{id}.
+// Horses serves the horse directory: GET/POST /horses and GET/PATCH/DELETE /horses/{id}. A create emits
+// horse.created through the outbox (published right after the commit, else by the outbox relay).
 func Horses(d *platform.Deps) []platform.Route {
-	s := postgres.NewHorseStore(d.DB)
+	events := outbox.New(d.DB, sqsx.NewPublisher(d.SQS, d.Config.Queues), d.Log, outbox.Options{})
+	s := postgres.NewHorseStore(d.DB).WithEvents(events)
 	read, write := readPolicy("horses"), writePolicy("horses")
 	return []platform.Route{
 		{Pattern: "GET /horses", Handler: horse.List(s, d.Cursors), Policy: read},

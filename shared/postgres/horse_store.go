@@ -5,23 +5,43 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rocker-app/corral/shared/auth"
 	"github.com/rocker-app/corral/shared/horse"
+	"github.com/rocker-app/corral/shared/outbox"
 )
 
 // HorseStore keeps horses in the horses table. Row-level security confines every statement to the
 // principal's tenant.
 type HorseStore struct {
-	db *DB
+	db     *DB
+	events EventPublisher
 }
+
+// EventPublisher publishes committed outbox entries at once (best effort); *outbox.Outbox implements it.
+// Entries it does not publish go out with the next outbox-relay run.
+type EventPublisher interface {
+	PublishNow(ctx context.Context, tenantID string, ids ...string) (int, error)
+}
+
+// HorseCreatedEvent is the event type written to the outbox when a horse is created; the webhook
+// dispatcher fans it out to the tenant's endpoints subscribed to it.
+const HorseCreatedEvent = "horse.created"
 
 var _ horse.Store = (*HorseStore)(nil)
 
 // NewHorseStore returns a store on db.
 func NewHorseStore(db *DB) *HorseStore { return &HorseStore{db: db} }
+
+// WithEvents returns the store publishing its events through p right after each commit.
+func (s *HorseStore) WithEvents(p EventPublisher) *HorseStore {
+	c := *s
+	c.events = p
+	return &c
+}
 
 // horseColumns is every column of a Horse, in the order scanHorse reads them.
 const horseColumns = `id, name, breed, sex, color, birth_year, discipline, description, owner_user_id, owner_business_id, created_by, created_at, updated_at`
@@ -77,7 +97,17 @@ RETURNING ` + horseColumns
 	var h horse.Horse
 	args := []any{p.TenantID, in.Name, in.Breed, in.Sex, in.Color, in.BirthYear, in.Discipline, in.Description,
 		in.OwnerUserID, in.OwnerBusinessID, p.UserID}
-	err := s.db.QueryRow(ctx, p, ReadWrite, q, args, horseDest(&h)...)
+	// The horse and its horse.created event commit together (transactional outbox).
+	eventID := uuid.NewString()
+	err := s.db.InTx(ctx, p, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, q, args...).Scan(horseDest(&h)...); err != nil {
+			return err
+		}
+		return outbox.Add(ctx, tx, outbox.Entry{ID: eventID, Queue: "webhooks", Kind: HorseCreatedEvent, TenantID: p.TenantID, Payload: h})
+	})
+	if err == nil && s.events != nil {
+		_, _ = s.events.PublishNow(ctx, p.TenantID, eventID) // best effort: the relay sends what this does not
+	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return h, horse.ErrOwnerUserNotMember
