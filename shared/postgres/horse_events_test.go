@@ -25,7 +25,7 @@ func TestHorseCreateEmitsEventInTheSameTransaction(t *testing.T) {
 	}
 	var (
 		id, tenant, kind, queue string
-		payload              []byte
+		payload                 []byte
 	)
 	err = db.Owner.QueryRow(ctx, `SELECT id::text, tenant_id::text, kind, queue, payload FROM outbox WHERE kind = $1`,
 		postgres.HorseCreatedEvent).Scan(&id, &tenant, &kind, &queue, &payload)
