@@ -78,6 +78,8 @@ func DevEnv(getenv func(string) string, signer *auth.Signer) (func(string) strin
 		"JWT_PUBLIC_KEY": string(jwks),
 		"CURSOR_SECRET":  devCursorSecret,
 		"LOG_LEVEL":      "info",
+		// Outbound webhooks may reach receivers on this machine (production refuses private addresses).
+		"WEBHOOK_ALLOWED_HOSTS": "127.0.0.1,localhost",
 		// The maintenance role of the scheduled functions (local trust authentication needs no password).
 		"DATABASE_MAINTENANCE_URL": maintURL,
 	}
