@@ -46,6 +46,8 @@ drop_test_databases() {
   if ((dropped > 0)); then
     log "dropped $dropped leftover test database(s)"
   fi
+  # The test roles go too, unless a database still uses them (make dev's corral, or a run beside this one).
+  psql -X -w -q -d "$CORRAL_TEST_ADMIN_URL" -c "DROP ROLE IF EXISTS corral_app, corral_maint" >/dev/null 2>&1 || true
 }
 
 cleanup() {
