@@ -40,6 +40,9 @@ DELETE FROM processed_messages WHERE ctid = ANY(ARRAY(
 	deleteExpiredSessions = `
 DELETE FROM sessions WHERE ctid = ANY(ARRAY(
     SELECT ctid FROM sessions WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`
+	deleteExpiredChallenges = `
+DELETE FROM auth_challenges WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM auth_challenges WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`
 )
 
 // CleanupSteps lists the hourly cleanup's steps with the retentions of o (defaults filled in):
@@ -47,8 +50,8 @@ DELETE FROM sessions WHERE ctid = ANY(ARRAY(
 //   - audit-events: audit rows older than AuditRetention (whole months go by partition instead);
 //   - outbox: outbox rows published more than OutboxRetention ago (skipped until the outbox exists);
 //   - processed-messages: SQS dedupe records older than ProcessedMessageRetention;
-//   - sessions: sessions whose expires_at has passed (skipped until the identity work adds the table,
-//     which is expected to carry expires_at and the maintenance policy).
+//   - sessions: sessions whose expires_at has passed, their refresh tokens with them (ON DELETE CASCADE);
+//   - auth-challenges: MFA login steps and email verification tokens whose expires_at has passed.
 func CleanupSteps(o Options) []Step {
 	o = o.withDefaults()
 	before := func(d time.Duration) func(time.Time) time.Time {
@@ -60,6 +63,7 @@ func CleanupSteps(o Options) []Step {
 		{Name: "outbox", Table: "public.outbox", Delete: deletePublishedOutbox, Cutoff: before(o.OutboxRetention)},
 		{Name: "processed-messages", Table: "public.processed_messages", Delete: deleteProcessedMessages, Cutoff: before(o.ProcessedMessageRetention)},
 		{Name: "sessions", Table: "public.sessions", Delete: deleteExpiredSessions, Cutoff: before(0)},
+		{Name: "auth-challenges", Table: "public.auth_challenges", Delete: deleteExpiredChallenges, Cutoff: before(0)},
 	}
 }
 

@@ -75,6 +75,16 @@ func arrange(t testing.TB, owner *pgxpool.Pool) world {
 		  INSERT INTO webhook_attempts (tenant_id, delivery_id, attempt, status_code, duration_ms)
 		  SELECT tenant_id, id, 1, 500, 3 FROM d`,
 			[]any{w.tenantA, w.tenantB}},
+		// Identity (0009): a session with its refresh token and an invite per tenant.
+		{`WITH s AS (INSERT INTO sessions (tenant_id, user_id, expires_at)
+		      VALUES ($1, $2, now() + interval '1 day'), ($3, $4, now() + interval '1 day') RETURNING id, tenant_id, user_id)
+		  INSERT INTO refresh_tokens (token_hash, session_id, tenant_id, user_id, expires_at)
+		  SELECT sha256(id::text::bytea), id, tenant_id, user_id, now() + interval '1 day' FROM s`,
+			[]any{w.tenantA, w.userA, w.tenantB, w.userB}},
+		{`INSERT INTO tenant_invites (tenant_id, code_hash, role, created_by, expires_at) VALUES
+		    ($1, sha256(gen_random_uuid()::text::bytea), 'member', $2, now() + interval '7 days'),
+		    ($3, sha256(gen_random_uuid()::text::bytea), 'member', $4, now() + interval '7 days')`,
+			[]any{w.tenantA, w.userA, w.tenantB, w.userB}},
 		// Stripe events (0008): one about each tenant and one about none.
 		{`INSERT INTO stripe_events (id, type, tenant_id, created_at, payload) VALUES
 		    ('evt_' || gen_random_uuid(), 'checkout.session.completed', $1, now(), '{}'),
