@@ -8,6 +8,7 @@ DROP TABLE sessions;
 DROP TABLE user_credentials;
 
 DROP POLICY auth_flow ON memberships;
+DROP POLICY auth_flow ON tenants;
 DROP POLICY auth_flow ON users;
 REVOKE UPDATE (display_name) ON users FROM corral_app;
 GRANT UPDATE ON users TO corral_app;

@@ -30,6 +30,10 @@ GRANT UPDATE (display_name, email_enc, email_bidx) ON users TO corral_app;
 CREATE POLICY auth_flow ON users FOR SELECT TO corral_app
     USING (current_setting('app.auth_flow', true) = 'on');
 
+-- The auth flow names the tenants of a user's memberships.
+CREATE POLICY auth_flow ON tenants FOR SELECT TO corral_app
+    USING (current_setting('app.auth_flow', true) = 'on');
+
 -- The auth flow lists a user's memberships in every tenant (to choose one at login, to switch). Not a
 -- self policy: existing queries rely on memberships showing the current tenant's rows only.
 CREATE POLICY auth_flow ON memberships FOR SELECT TO corral_app
