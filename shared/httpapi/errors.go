@@ -28,6 +28,8 @@ const (
 	CodeUnavailable          Code = "unavailable"              // a dependency is down: 503
 	CodeInternal             Code = "internal"                 // everything unexpected: 500
 	CodeIdempotencyKeyNeeded Code = "idempotency-key-required" // 400
+	CodeMFARequired          Code = "mfa-required"             // signed in, but the route needs aal2 (step up): 403
+	CodeCSRFFailed           Code = "csrf-failed"              // cookie-authenticated write without a valid CSRF token or origin: 403
 )
 
 // Status maps a code to its HTTP status. Unknown codes are 500.
@@ -37,7 +39,7 @@ func Status(c Code) int {
 		return http.StatusBadRequest
 	case CodeUnauthorized:
 		return http.StatusUnauthorized
-	case CodeForbidden:
+	case CodeForbidden, CodeMFARequired, CodeCSRFFailed:
 		return http.StatusForbidden
 	case CodeNotFound:
 		return http.StatusNotFound

@@ -30,6 +30,8 @@ func TestStatus(t *testing.T) {
 		{httpapi.CodeIdempotencyKeyNeeded, http.StatusBadRequest},
 		{httpapi.CodeUnauthorized, http.StatusUnauthorized},
 		{httpapi.CodeForbidden, http.StatusForbidden},
+		{httpapi.CodeMFARequired, http.StatusForbidden},
+		{httpapi.CodeCSRFFailed, http.StatusForbidden},
 		{httpapi.CodeNotFound, http.StatusNotFound},
 		{httpapi.CodeMethodNotAllowed, http.StatusMethodNotAllowed},
 		{httpapi.CodeConflict, http.StatusConflict},
