@@ -59,6 +59,17 @@ type Verifier struct {
 type verifierOptions struct {
 	now       func() time.Time
 	cacheSize int // 0 disables the cache
+	ring      *KeyRing
+}
+
+// VerifierOption adjusts a Verifier built by NewVerifier.
+type VerifierOption func(*verifierOptions)
+
+// WithKeyRing makes the Verifier trust ring's public keys (each pinned to ES256 under its kid) for tokens
+// of the configured issuer, in process: a function that signs tokens verifies them without fetching its own
+// JWKS. The ring counts as a key source. A nil ring changes nothing.
+func WithKeyRing(ring *KeyRing) VerifierOption {
+	return func(o *verifierOptions) { o.ring = ring }
 }
 
 // NewVerifier builds a Verifier from cfg. client fetches the JWKS; nil means a client with a 10 s timeout.
@@ -66,8 +77,12 @@ type verifierOptions struct {
 // when a key source is set without Issuer and Audience, when PublicKey holds no usable key, when the
 // HS256 secret is shorter than 32 bytes, when JWKSURL is not an http(s) URL, or when TenantClaim is malformed.
 // It does not contact the JWKS URL.
-func NewVerifier(cfg config.JWT, client *http.Client) (*Verifier, error) {
-	return newVerifier(cfg, client, verifierOptions{now: time.Now, cacheSize: defaultCacheSize})
+func NewVerifier(cfg config.JWT, client *http.Client, opts ...VerifierOption) (*Verifier, error) {
+	o := verifierOptions{now: time.Now, cacheSize: defaultCacheSize}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return newVerifier(cfg, client, o)
 }
 
 func newVerifier(cfg config.JWT, client *http.Client, o verifierOptions) (*Verifier, error) {
@@ -86,7 +101,7 @@ func newVerifier(cfg config.JWT, client *http.Client, o verifierOptions) (*Verif
 		now:          o.now,
 	}
 
-	hasKeys := cfg.JWKSURL != "" || cfg.PublicKey != "" || cfg.HS256Secret != ""
+	hasKeys := cfg.JWKSURL != "" || cfg.PublicKey != "" || cfg.HS256Secret != "" || o.ring != nil
 	if !hasKeys {
 		if !cfg.TrustGatewayClaims {
 			return nil, errors.New("auth: no key source: set a JWKS URL, a public key or an HS256 secret")
@@ -98,6 +113,9 @@ func newVerifier(cfg config.JWT, client *http.Client, o verifierOptions) (*Verif
 	}
 
 	var static []verifyKey
+	if o.ring != nil {
+		static = append(static, o.ring.verifyKeys()...)
+	}
 	if cfg.PublicKey != "" {
 		keys, err := parseStaticKeys(cfg.PublicKey)
 		if err != nil {

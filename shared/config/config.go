@@ -73,6 +73,19 @@ type JWT struct {
 	TenantClaim        string        // JWT_TENANT_CLAIM: dotted path of the tenant claim (default tenant_id)
 	Leeway             time.Duration // JWT_LEEWAY (default 30s)
 	TrustGatewayClaims bool          // AUTH_TRUST_GATEWAY_CLAIMS: accept claims an API Gateway JWT authorizer verified
+
+	// SigningKeys (JWT_SIGNING_KEYS) are the ES256 keys this service signs access tokens with: PEM text, or
+	// ssm:<parameter> / secretsmanager:<secret id> resolved at cold start (see auth.LoadKeyRing). Set only
+	// on the functions that issue tokens or publish the JWKS; they also trust these keys in process.
+	SigningKeys string
+	// SigningKID (JWT_SIGNING_KID) is the kid of the key that signs; empty means the first private key.
+	SigningKID string
+	// AccessTTL (JWT_ACCESS_TTL) is the lifetime of issued access tokens; 0 (unset) means
+	// auth.DefaultAccessTTL, 15 minutes.
+	AccessTTL time.Duration
+	// TrustedIssuers (JWT_TRUSTED_ISSUERS) is a JSON array of further issuers whose tokens are accepted
+	// (Supabase, Cognito, another Corral); auth.ParseTrustedIssuers documents the format.
+	TrustedIssuers string
 }
 
 // Load reads the configuration through getenv (os.Getenv in main, a map in tests).
@@ -94,6 +107,10 @@ func Load(getenv func(string) string) (Config, error) {
 			TenantClaim:        r.str("JWT_TENANT_CLAIM", "tenant_id"),
 			Leeway:             r.duration("JWT_LEEWAY", 30*time.Second),
 			TrustGatewayClaims: r.bool("AUTH_TRUST_GATEWAY_CLAIMS", false),
+			SigningKeys:        r.str("JWT_SIGNING_KEYS", ""),
+			SigningKID:         r.str("JWT_SIGNING_KID", ""),
+			AccessTTL:          r.duration("JWT_ACCESS_TTL", 0),
+			TrustedIssuers:     r.str("JWT_TRUSTED_ISSUERS", ""),
 		},
 		CORSAllowedOrigins: r.list("CORS_ALLOWED_ORIGINS"),
 		MaxBodyBytes:       int64(r.int("MAX_BODY_BYTES", 1<<20, 1, 6<<20)),
@@ -136,8 +153,11 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.JWT.Audience == "" && !c.JWT.TrustGatewayClaims {
 		r.fail("JWT_AUDIENCE", "must be set")
 	}
-	if c.JWT.JWKSURL == "" && c.JWT.PublicKey == "" && c.JWT.HS256Secret == "" && !c.JWT.TrustGatewayClaims {
-		r.fail("JWT_JWKS_URL", "one of JWT_JWKS_URL, JWT_PUBLIC_KEY or JWT_HS256_SECRET must be set")
+	if c.JWT.JWKSURL == "" && c.JWT.PublicKey == "" && c.JWT.HS256Secret == "" && c.JWT.SigningKeys == "" && !c.JWT.TrustGatewayClaims {
+		r.fail("JWT_JWKS_URL", "one of JWT_JWKS_URL, JWT_PUBLIC_KEY, JWT_HS256_SECRET or JWT_SIGNING_KEYS must be set")
+	}
+	if c.JWT.AccessTTL > 24*time.Hour {
+		r.fail("JWT_ACCESS_TTL", "must be at most 24h (access tokens cannot be revoked; sessions refresh instead)")
 	}
 	if s := c.JWT.HS256Secret; s != "" && len(s) < 32 {
 		r.fail("JWT_HS256_SECRET", "must be at least 32 bytes")
