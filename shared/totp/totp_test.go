@@ -1,0 +1,130 @@
+package totp_test
+
+import (
+	"encoding/base32"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rocker-app/corral/shared/totp"
+)
+
+// rfcSecret is the SHA1 seed of RFC 6238 Appendix B: the ASCII "12345678901234567890".
+var rfcSecret = base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString([]byte("12345678901234567890"))
+
+// RFC 6238 Appendix B, SHA1 rows; the RFC prints 8 digits, authenticator apps show the last 6.
+func TestCodeRFC6238Vectors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		unix int64
+		want string // 8 digits, as the RFC prints them
+	}{
+		{59, "94287082"},
+		{1111111109, "07081804"},
+		{1111111111, "14050471"},
+		{1234567890, "89005924"},
+		{2000000000, "69279037"},
+		{20000000000, "65353130"},
+	}
+	for _, tt := range tests {
+		got, err := totp.Code(rfcSecret, time.Unix(tt.unix, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := tt.want[2:]; got != want {
+			t.Errorf("T=%d: Code = %s, want %s", tt.unix, got, want)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	secret := totp.NewSecret()
+	now := time.Date(2030, 5, 1, 12, 0, 10, 0, time.UTC)
+	step := totp.Step(now)
+	codeAt := func(offset time.Duration) string {
+		c, err := totp.Code(secret, now.Add(offset))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	tests := []struct {
+		name     string
+		secret   string
+		code     string
+		lastStep int64
+		want     int64
+		ok       bool
+	}{
+		{"current step", secret, codeAt(0), 0, step, true},
+		{"previous step", secret, codeAt(-totp.Period), 0, step - 1, true},
+		{"next step", secret, codeAt(totp.Period), 0, step + 1, true},
+		{"two steps ago", secret, codeAt(-2 * totp.Period), 0, 0, false},
+		{"two steps ahead", secret, codeAt(2 * totp.Period), 0, 0, false},
+		{"replayed: step already used", secret, codeAt(0), step, 0, false},
+		{"an earlier step than the last used", secret, codeAt(-totp.Period), step - 1, 0, false},
+		{"a later step than the last used", secret, codeAt(totp.Period), step, step + 1, true},
+		{"lower-case secret with spaces", strings.ToLower(secret[:4] + " " + secret[4:]), codeAt(0), 0, step, true},
+		{"wrong code", secret, wrong(codeAt(0)), 0, 0, false},
+		{"five digits", secret, codeAt(0)[:5], 0, 0, false},
+		{"letters", secret, "12345a", 0, 0, false},
+		{"signed", secret, "+12345", 0, 0, false},
+		{"empty", secret, "", 0, 0, false},
+		{"bad secret", "not base32!", codeAt(0), 0, 0, false},
+		{"short secret", "GEZDGNBV", codeAt(0), 0, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, ok := totp.Validate(tt.secret, tt.code, now, tt.lastStep)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("Validate = %d, %v; want %d, %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+// wrong returns another six-digit code.
+func wrong(code string) string {
+	b := []byte(code)
+	b[5] = '0' + (b[5]-'0'+1)%10
+	return string(b)
+}
+
+func TestNewSecret(t *testing.T) {
+	t.Parallel()
+	a, b := totp.NewSecret(), totp.NewSecret()
+	if a == b {
+		t.Error("two secrets are equal")
+	}
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(a)
+	if err != nil || len(raw) != totp.SecretLen || len(a) != 32 {
+		t.Errorf("secret %q: %d bytes (%v), want %d in 32 characters", a, len(raw), err, totp.SecretLen)
+	}
+	if _, err := totp.Code("!!", time.Now()); err == nil {
+		t.Error("Code with a bad secret succeeded")
+	}
+}
+
+func TestURI(t *testing.T) {
+	t.Parallel()
+	raw := totp.URI("Corral", "ann+1@example.com", "JBSWY3DPEHPK3PXP")
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Scheme != "otpauth" || u.Host != "totp" || u.Path != "/Corral:ann+1@example.com" {
+		t.Errorf("URI %s: want otpauth://totp/Corral:ann+1@example.com", raw)
+	}
+	want := url.Values{"secret": {"JBSWY3DPEHPK3PXP"}, "issuer": {"Corral"}, "algorithm": {"SHA1"}, "digits": {"6"}, "period": {"30"}}
+	if diff := cmp.Diff(want, u.Query()); diff != "" {
+		t.Errorf("URI parameters (-want +got):\n%s", diff)
+	}
+	if got := totp.URI("Rocker: Corral", "ann", "X"); !strings.HasPrefix(got, "otpauth://totp/Rocker%20%20Corral:ann?") {
+		t.Errorf("URI with ':' in the issuer = %s", got)
+	}
+}
