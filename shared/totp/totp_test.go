@@ -1,7 +1,8 @@
 package totp_test
 
 import (
-	"encoding/base32"
+	"bytes"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -13,7 +14,7 @@ import (
 )
 
 // rfcSecret is the SHA1 seed of RFC 6238 Appendix B: the ASCII "12345678901234567890".
-var rfcSecret = base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString([]byte("12345678901234567890"))
+var rfcSecret = []byte("12345678901234567890")
 
 // RFC 6238 Appendix B, SHA1 rows; the RFC prints 8 digits, authenticator apps show the last 6.
 func TestCodeRFC6238Vectors(t *testing.T) {
@@ -54,7 +55,7 @@ func TestValidate(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		secret   string
+		secret   []byte
 		code     string
 		lastStep int64
 		want     int64
@@ -68,14 +69,14 @@ func TestValidate(t *testing.T) {
 		{"replayed: step already used", secret, codeAt(0), step, 0, false},
 		{"an earlier step than the last used", secret, codeAt(-totp.Period), step - 1, 0, false},
 		{"a later step than the last used", secret, codeAt(totp.Period), step, step + 1, true},
-		{"lower-case secret with spaces", strings.ToLower(secret[:4] + " " + secret[4:]), codeAt(0), 0, step, true},
 		{"wrong code", secret, wrong(codeAt(0)), 0, 0, false},
 		{"five digits", secret, codeAt(0)[:5], 0, 0, false},
 		{"letters", secret, "12345a", 0, 0, false},
 		{"signed", secret, "+12345", 0, 0, false},
 		{"empty", secret, "", 0, 0, false},
-		{"bad secret", "not base32!", codeAt(0), 0, 0, false},
-		{"short secret", "GEZDGNBV", codeAt(0), 0, 0, false},
+		{"another secret", totp.NewSecret(), codeAt(0), 0, 0, false},
+		{"short secret", secret[:15], codeAt(0), 0, 0, false},
+		{"no secret", nil, codeAt(0), 0, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,21 +99,40 @@ func wrong(code string) string {
 func TestNewSecret(t *testing.T) {
 	t.Parallel()
 	a, b := totp.NewSecret(), totp.NewSecret()
-	if a == b {
-		t.Error("two secrets are equal")
+	if len(a) != totp.SecretLen || bytes.Equal(a, b) {
+		t.Errorf("secrets %x and %x: want two different ones of %d bytes", a, b, totp.SecretLen)
 	}
-	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(a)
-	if err != nil || len(raw) != totp.SecretLen || len(a) != 32 {
-		t.Errorf("secret %q: %d bytes (%v), want %d in 32 characters", a, len(raw), err, totp.SecretLen)
+	if _, err := totp.Code(a[:10], time.Now()); !errors.Is(err, totp.ErrInvalidSecret) {
+		t.Errorf("Code with a short secret: err = %v, want ErrInvalidSecret", err)
 	}
-	if _, err := totp.Code("!!", time.Now()); err == nil {
-		t.Error("Code with a bad secret succeeded")
+}
+
+func TestEncodeDecode(t *testing.T) {
+	t.Parallel()
+	if got := totp.Encode(rfcSecret); got != "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" {
+		t.Errorf("Encode = %s, want RFC 4648 base32 without padding", got)
+	}
+	secret := totp.NewSecret()
+	text := totp.Encode(secret)
+	if len(text) != 32 {
+		t.Errorf("Encode gives %d characters, want 32", len(text))
+	}
+	for _, typed := range []string{text, strings.ToLower(text), text[:4] + " " + text[4:], text + "===="} {
+		got, err := totp.Decode(typed)
+		if err != nil || !bytes.Equal(got, secret) {
+			t.Errorf("Decode(%q) = %x, %v; want the secret", typed, got, err)
+		}
+	}
+	for _, bad := range []string{"", "not base32!", "GEZDGNBV"} {
+		if _, err := totp.Decode(bad); !errors.Is(err, totp.ErrInvalidSecret) {
+			t.Errorf("Decode(%q): err = %v, want ErrInvalidSecret", bad, err)
+		}
 	}
 }
 
 func TestURI(t *testing.T) {
 	t.Parallel()
-	raw := totp.URI("Corral", "ann+1@example.com", "JBSWY3DPEHPK3PXP")
+	raw := totp.URI("Corral", "ann+1@example.com", rfcSecret)
 	u, err := url.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -120,11 +140,11 @@ func TestURI(t *testing.T) {
 	if u.Scheme != "otpauth" || u.Host != "totp" || u.Path != "/Corral:ann+1@example.com" {
 		t.Errorf("URI %s: want otpauth://totp/Corral:ann+1@example.com", raw)
 	}
-	want := url.Values{"secret": {"JBSWY3DPEHPK3PXP"}, "issuer": {"Corral"}, "algorithm": {"SHA1"}, "digits": {"6"}, "period": {"30"}}
+	want := url.Values{"secret": {"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"}, "issuer": {"Corral"}, "algorithm": {"SHA1"}, "digits": {"6"}, "period": {"30"}}
 	if diff := cmp.Diff(want, u.Query()); diff != "" {
 		t.Errorf("URI parameters (-want +got):\n%s", diff)
 	}
-	if got := totp.URI("Rocker: Corral", "ann", "X"); !strings.HasPrefix(got, "otpauth://totp/Rocker%20%20Corral:ann?") {
+	if got := totp.URI("Rocker: Corral", "ann", rfcSecret); !strings.HasPrefix(got, "otpauth://totp/Rocker%20%20Corral:ann?") {
 		t.Errorf("URI with ':' in the issuer = %s", got)
 	}
 }
