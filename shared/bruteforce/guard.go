@@ -269,11 +269,11 @@ func (g *Guard) Failure(ctx context.Context, account, ip string) (Decision, erro
 
 // Success records a verified sign-in for account: its failure count and lock escalation start afresh (a
 // lock in force stays). The IP's counters are untouched, so that one valid account cannot launder an
-// attacker's guesses at others. ip is accepted for symmetry and ignored.
+// attacker's guesses at others. ip is taken for symmetry with Check and Failure and not used.
 //
 // The error wraps ErrUnavailable when Redis cannot answer, or ErrInvalid for an empty account; the caller
 // may log it and let the sign-in proceed.
-func (g *Guard) Success(ctx context.Context, account, _ string) error {
+func (g *Guard) Success(ctx context.Context, account, ip string) error {
 	if account == "" {
 		return fmt.Errorf("%w: empty account key", ErrInvalid)
 	}
