@@ -34,12 +34,18 @@ type Route struct {
 	Policy      ratelimit.Policy
 	Public      bool // no authentication: rate-limited by client IP
 	Idempotency Idempotency
+	// Roles, when set, admits only callers holding one of them (middleware.RequireRole): 403 otherwise.
+	// middleware.RolePlatformAdmin marks a control-room route.
+	Roles []string
+	// AAL2 admits only callers who signed in with a second factor (middleware.RequireAAL2): 403
+	// "mfa-required" otherwise, so the client can step up.
+	AAL2 bool
 }
 
 // Handler builds the function's handler. The chain, outermost first:
-// RequestID, AccessLog, Recover, CORS, BodyLimit, then per route: Route, Authenticate, RateLimit,
-// Idempotency, the route's handler. Unknown paths get a 404 problem. It panics on an invalid route table
-// (a programming error caught by every test that builds the function).
+// RequestID, AccessLog, Recover, CORS, BodyLimit, then per route: Route, Authenticate, RequireRole,
+// RequireAAL2, RateLimit, Idempotency, the route's handler. Unknown paths get a 404 problem. It panics on
+// an invalid route table (a programming error caught by every test that builds the function).
 func Handler(d *Deps, routes []Route) http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range routes {
@@ -49,12 +55,24 @@ func Handler(d *Deps, routes []Route) http.Handler {
 		if rt.Public && rt.Policy.Scope != ratelimit.ScopeIP {
 			panic(fmt.Sprintf("platform: public route %q must be limited per client IP (ScopeIP)", rt.Pattern))
 		}
+		if rt.Public && (rt.Roles != nil || rt.AAL2) {
+			panic(fmt.Sprintf("platform: public route %q cannot require roles or aal2", rt.Pattern))
+		}
 		chain := []middleware.Middleware{middleware.Route(rt.Pattern)}
 		if !rt.Public {
 			chain = append(chain, middleware.Authenticate(d.Verifier, middleware.AuthOptions{
 				TrustGateway: d.Config.JWT.TrustGatewayClaims, Audit: d.Audit,
 				Failures: d.Limiter, FailurePolicy: authFailurePolicy(),
 			}))
+		}
+		// The guards run before RateLimit: they decide from the verified token alone, in memory, so a
+		// refusal costs less than the Redis round trip it saves, repeating it teaches the caller nothing
+		// its own token does not say, and a client told to step up to aal2 keeps its budget for the retry.
+		if rt.Roles != nil {
+			chain = append(chain, middleware.RequireRole(rt.Roles...))
+		}
+		if rt.AAL2 {
+			chain = append(chain, middleware.RequireAAL2())
 		}
 		chain = append(chain, middleware.RateLimit(d.Limiter, rt.Policy, d.Audit))
 		if rt.Idempotency != IdempotencyNone {
