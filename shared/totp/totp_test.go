@@ -31,10 +31,7 @@ func TestCodeRFC6238Vectors(t *testing.T) {
 		{20000000000, "65353130"},
 	}
 	for _, tt := range tests {
-		got, err := totp.Code(rfcSecret, time.Unix(tt.unix, 0))
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := totp.Code(rfcSecret, time.Unix(tt.unix, 0))
 		if want := tt.want[2:]; got != want {
 			t.Errorf("T=%d: Code = %s, want %s", tt.unix, got, want)
 		}
@@ -46,13 +43,7 @@ func TestValidate(t *testing.T) {
 	secret := totp.NewSecret()
 	now := time.Date(2030, 5, 1, 12, 0, 10, 0, time.UTC)
 	step := totp.Step(now)
-	codeAt := func(offset time.Duration) string {
-		c, err := totp.Code(secret, now.Add(offset))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	codeAt := func(offset time.Duration) string { return totp.Code(secret, now.Add(offset)) }
 	tests := []struct {
 		name     string
 		secret   []byte
@@ -101,9 +92,6 @@ func TestNewSecret(t *testing.T) {
 	a, b := totp.NewSecret(), totp.NewSecret()
 	if len(a) != totp.SecretLen || bytes.Equal(a, b) {
 		t.Errorf("secrets %x and %x: want two different ones of %d bytes", a, b, totp.SecretLen)
-	}
-	if _, err := totp.Code(a[:10], time.Now()); !errors.Is(err, totp.ErrInvalidSecret) {
-		t.Errorf("Code with a short secret: err = %v, want ErrInvalidSecret", err)
 	}
 }
 
