@@ -16,6 +16,8 @@ const defaultAAL = "aal1"
 type claimMapper struct {
 	tenantClaim string   // the configured name, first tried as one literal top-level key
 	tenantPath  []string // the same name split on dots, walked through nested objects
+	roleClaim   string   // a further claim holding roles (e.g. cognito:groups); "" for none
+	rolePath    []string
 }
 
 // newClaimMapper reads the tenant claim name: a dotted path such as "app_metadata.tenant_id", or a plain
@@ -34,6 +36,21 @@ func newClaimMapper(tenantClaim string) (claimMapper, error) {
 	return claimMapper{tenantClaim: tenantClaim, tenantPath: path}, nil
 }
 
+// withRoleClaim returns m also taking roles from the claim named roleClaim (a literal key or a dotted path,
+// as the tenant claim); "" adds nothing.
+func (m claimMapper) withRoleClaim(roleClaim string) (claimMapper, error) {
+	roleClaim = strings.TrimSpace(roleClaim)
+	if roleClaim == "" {
+		return m, nil
+	}
+	path := strings.Split(roleClaim, ".")
+	if slices.Contains(path, "") {
+		return claimMapper{}, fmt.Errorf("role claim %q has an empty path segment", roleClaim)
+	}
+	m.roleClaim, m.rolePath = roleClaim, path
+	return m, nil
+}
+
 // principal maps claims to a Principal. A missing or non-UUID sub wraps ErrInvalidToken; a missing or
 // non-UUID tenant wraps ErrNoTenant.
 //
@@ -50,7 +67,7 @@ func (m claimMapper) principal(claims map[string]any) (Principal, error) {
 		return Principal{}, fmt.Errorf("%w: sub %q is not a UUID", ErrInvalidToken, sub)
 	}
 
-	raw, parent, found := m.lookupTenant(claims)
+	raw, parent, found := lookupClaim(claims, m.tenantClaim, m.tenantPath)
 	if !found {
 		return Principal{}, fmt.Errorf("%w: claim %q missing", ErrNoTenant, m.tenantClaim)
 	}
@@ -67,6 +84,11 @@ func (m claimMapper) principal(claims map[string]any) (Principal, error) {
 	if parent != nil {
 		roles = appendRoles(roles, parent["role"])
 		roles = appendRoles(roles, parent["roles"])
+	}
+	if m.roleClaim != "" {
+		if v, _, ok := lookupClaim(claims, m.roleClaim, m.rolePath); ok {
+			roles = appendRoles(roles, v)
+		}
 	}
 	roles = appendRoles(roles, claims["role"])
 	roles = appendRoles(roles, claims["roles"])
@@ -88,25 +110,25 @@ func (m claimMapper) principal(claims map[string]any) (Principal, error) {
 	}, nil
 }
 
-// lookupTenant finds the tenant claim: the configured name as one top-level key (this also serves namespaced
-// claims such as "https://example.com/tenant_id"), else the dotted path. parent is the object holding the
-// claim when it is nested, nil at the top level.
-func (m claimMapper) lookupTenant(claims map[string]any) (v any, parent map[string]any, found bool) {
-	if v, ok := claims[m.tenantClaim]; ok {
+// lookupClaim finds a configured claim: its name as one top-level key (this also serves namespaced claims
+// such as "https://example.com/tenant_id"), else its dotted path. parent is the object holding the claim
+// when it is nested, nil at the top level.
+func lookupClaim(claims map[string]any, name string, path []string) (v any, parent map[string]any, found bool) {
+	if v, ok := claims[name]; ok {
 		return v, nil, true
 	}
-	if len(m.tenantPath) < 2 {
+	if len(path) < 2 {
 		return nil, nil, false
 	}
 	cur := claims
-	for _, seg := range m.tenantPath[:len(m.tenantPath)-1] {
+	for _, seg := range path[:len(path)-1] {
 		next, ok := cur[seg].(map[string]any)
 		if !ok {
 			return nil, nil, false
 		}
 		cur = next
 	}
-	v, ok := cur[m.tenantPath[len(m.tenantPath)-1]]
+	v, ok := cur[path[len(path)-1]]
 	return v, cur, ok
 }
 

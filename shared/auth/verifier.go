@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -40,15 +39,16 @@ var supportedAlgs = []string{
 	"EdDSA", "HS256",
 }
 
-// Verifier turns bearer tokens into Principals. It trusts keys from any combination of a JWKS URL (fetched
-// lazily, cached for an hour, refetched at most every 30 s when a token names an unknown kid), a static public
-// key and an HS256 shared secret. Each key verifies exactly one algorithm. Verified tokens are cached until
-// they expire. Build one with NewVerifier; a Verifier is safe for concurrent use.
+// Verifier turns bearer tokens into Principals. It trusts the primary issuer (JWT_ISSUER, with keys from any
+// combination of a JWKS URL, a static public key, an HS256 shared secret and a KeyRing) and any further
+// issuers of JWT_TRUSTED_ISSUERS. A token is matched to one issuer by its iss claim and verified with that
+// issuer's keys only. A JWKS is fetched lazily, cached for an hour and refetched at most every 30 s when a
+// token names an unknown kid. Each key verifies exactly one algorithm. Verified tokens are cached until they
+// expire. Build one with NewVerifier; a Verifier is safe for concurrent use.
 type Verifier struct {
-	static       *keySet     // the PEM / JWK / JWKS public keys and the HS256 secret; nil when none
-	jwks         *jwksSource // nil without a JWKS URL
-	parser       *jwt.Parser
-	mapper       claimMapper
+	primary      *trustedIssuer            // nil when only gateway claims are trusted
+	issuers      map[string]*trustedIssuer // by iss, the primary included
+	mapper       claimMapper               // the primary's, for gateway claims
 	cache        *tokenCache
 	leeway       time.Duration
 	trustGateway bool
@@ -73,10 +73,11 @@ func WithKeyRing(ring *KeyRing) VerifierOption {
 }
 
 // NewVerifier builds a Verifier from cfg. client fetches the JWKS; nil means a client with a 10 s timeout.
-// It fails, with an error naming the problem, when cfg has no key source and does not trust gateway claims,
-// when a key source is set without Issuer and Audience, when PublicKey holds no usable key, when the
-// HS256 secret is shorter than 32 bytes, when JWKSURL is not an http(s) URL, or when TenantClaim is malformed.
-// It does not contact the JWKS URL.
+// It fails, with an error naming the problem, when cfg has no key source (and no WithKeyRing) and does not
+// trust gateway claims, when a key source is set without Issuer and Audience, when PublicKey holds no usable
+// key, when the HS256 secret is shorter than 32 bytes, when JWKSURL is not an http(s) URL, when TenantClaim
+// is malformed, or when TrustedIssuers is malformed, names an issuer twice or holds an entry failing these
+// same checks. It does not contact any JWKS URL.
 func NewVerifier(cfg config.JWT, client *http.Client, opts ...VerifierOption) (*Verifier, error) {
 	o := verifierOptions{now: time.Now, cacheSize: defaultCacheSize}
 	for _, opt := range opts {
@@ -94,6 +95,7 @@ func newVerifier(cfg config.JWT, client *http.Client, o verifierOptions) (*Verif
 		return nil, fmt.Errorf("auth: negative leeway %s", cfg.Leeway)
 	}
 	v := &Verifier{
+		issuers:      map[string]*trustedIssuer{},
 		mapper:       mapper,
 		cache:        newTokenCache(o.cacheSize),
 		leeway:       cfg.Leeway,
@@ -101,67 +103,51 @@ func newVerifier(cfg config.JWT, client *http.Client, o verifierOptions) (*Verif
 		now:          o.now,
 	}
 
+	trusted, err := ParseTrustedIssuers(cfg.TrustedIssuers)
+	if err != nil {
+		return nil, fmt.Errorf("auth: JWT_TRUSTED_ISSUERS: %w", err)
+	}
 	hasKeys := cfg.JWKSURL != "" || cfg.PublicKey != "" || cfg.HS256Secret != "" || o.ring != nil
-	if !hasKeys {
-		if !cfg.TrustGatewayClaims {
-			return nil, errors.New("auth: no key source: set a JWKS URL, a public key or an HS256 secret")
+	switch {
+	case hasKeys:
+		var ring []verifyKey
+		if o.ring != nil {
+			ring = o.ring.verifyKeys()
 		}
-		return v, nil
-	}
-	if cfg.Issuer == "" || cfg.Audience == "" {
-		return nil, errors.New("auth: issuer and audience are required to verify tokens")
-	}
-
-	var static []verifyKey
-	if o.ring != nil {
-		static = append(static, o.ring.verifyKeys()...)
-	}
-	if cfg.PublicKey != "" {
-		keys, err := parseStaticKeys(cfg.PublicKey)
-		if err != nil {
+		primary := TrustedIssuer{
+			Kind: KindCorral, Issuer: cfg.Issuer, JWKSURL: cfg.JWKSURL, PublicKey: cfg.PublicKey,
+			HS256Secret: cfg.HS256Secret, TenantClaim: mapper.tenantClaim,
+		}
+		if cfg.Audience != "" {
+			primary.Audience = Audiences{cfg.Audience}
+		}
+		if v.primary, err = newTrustedIssuer(primary, ring, client, cfg.Leeway, o.now); err != nil {
 			return nil, fmt.Errorf("auth: %w", err)
 		}
-		static = append(static, keys...)
+		v.issuers[v.primary.iss] = v.primary
+	case !cfg.TrustGatewayClaims:
+		return nil, errors.New("auth: no key source: set a JWKS URL, a public key or an HS256 secret")
 	}
-	if cfg.HS256Secret != "" {
-		if len(cfg.HS256Secret) < 32 {
-			return nil, errors.New("auth: HS256 secret must be at least 32 bytes")
+	for i, t := range trusted {
+		ti, err := newTrustedIssuer(t, nil, client, cfg.Leeway, o.now)
+		if err != nil {
+			return nil, fmt.Errorf("auth: JWT_TRUSTED_ISSUERS[%d]: %w", i, err)
 		}
-		static = append(static, verifyKey{alg: "HS256", key: []byte(cfg.HS256Secret)})
-	}
-	if len(static) > 0 {
-		v.static = newKeySet(static)
-	}
-
-	if cfg.JWKSURL != "" {
-		u, err := url.Parse(cfg.JWKSURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("auth: JWKS URL %q is not an http(s) URL", cfg.JWKSURL)
+		if _, dup := v.issuers[ti.iss]; dup {
+			return nil, fmt.Errorf("auth: JWT_TRUSTED_ISSUERS[%d]: issuer %q is configured twice", i, ti.iss)
 		}
-		if client == nil {
-			client = &http.Client{Timeout: jwksFetchTimeout}
-		}
-		v.jwks = &jwksSource{url: cfg.JWKSURL, client: client, now: o.now}
+		v.issuers[ti.iss] = ti
 	}
-
-	v.parser = jwt.NewParser(
-		jwt.WithValidMethods(supportedAlgs),
-		jwt.WithIssuer(cfg.Issuer),
-		jwt.WithAudience(cfg.Audience),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(cfg.Leeway),
-		jwt.WithTimeFunc(o.now),
-		jwt.WithStrictDecoding(),
-	)
 	return v, nil
 }
 
-// Verify checks token (the compact JWS, without "Bearer ") and returns its Principal. The token must be signed
-// by a trusted key with the algorithm pinned to that key, name the configured issuer and audience, carry exp,
-// and be within exp, nbf and iat give or take the leeway. Errors wrap ErrInvalidToken (and ErrKeysUnavailable
-// when the JWKS could not be fetched) or, for a valid token without a UUID tenant, ErrNoTenant.
-// A token verified before and not yet expired is answered from the cache without a signature check.
+// Verify checks token (the compact JWS, without "Bearer ") and returns its Principal. The token's iss picks
+// the trusted issuer; it must be signed by one of that issuer's keys with the algorithm pinned to the key,
+// name that issuer and an accepted audience, carry exp, be within exp, nbf and iat give or take the leeway,
+// and pass the issuer kind's checks (Cognito's token_use and client_id). Errors wrap ErrInvalidToken (and
+// ErrKeysUnavailable when the JWKS could not be fetched) or, for a valid token without a UUID tenant,
+// ErrNoTenant. A token verified before and not yet expired is answered from the cache without a signature
+// check.
 func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) {
 	if token == "" {
 		return Principal{}, fmt.Errorf("%w: empty token", ErrInvalidToken)
@@ -173,17 +159,21 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	if p, ok := v.cache.get(token, now); ok {
 		return p, nil
 	}
-	if v.parser == nil {
-		return Principal{}, fmt.Errorf("%w: no verification keys configured (gateway claims only)", ErrInvalidToken)
+	ti, err := v.issuerFor(token)
+	if err != nil {
+		return Principal{}, err
 	}
 
 	claims := jwt.MapClaims{}
-	if _, err := v.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
-		return v.keyFor(ctx, t)
+	if _, err := ti.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+		return ti.keyFor(ctx, t)
 	}); err != nil {
 		return Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	p, err := v.mapper.principal(claims)
+	if err := ti.checkClaims(claims); err != nil {
+		return Principal{}, err
+	}
+	p, err := ti.mapper.principal(claims)
 	if err != nil {
 		return Principal{}, err
 	}
@@ -193,61 +183,26 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	return p, nil
 }
 
-// keyFor selects the key for a parsed but unverified token: by kid among the static keys, then the JWKS
-// (refetched, rate-limited, when the kid is unknown), then the single kid-less key pinned to the token's alg;
-// without a kid, the single key pinned to the token's alg, static keys first. A key whose pinned alg differs
-// from the token's is refused.
-func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
-	alg := t.Method.Alg()
-	kid := ""
-	if raw, ok := t.Header["kid"]; ok {
-		s, isString := raw.(string)
-		if !isString {
-			return nil, errors.New("kid header is not a string")
-		}
-		kid = s
-	}
-
-	k, ok, err := v.static.find(kid, alg)
-	if err != nil || ok {
-		return k.key, err
-	}
-
-	var unavailable error // set when no JWKS key set could be loaded at all
-	reason := "no key"
-	// A JWKS never holds HMAC keys (parseJWKS refuses kty oct), so HS256 tokens never cause a fetch.
-	if v.jwks != nil && alg != "HS256" {
-		set, err := v.jwks.current(ctx)
-		if err != nil {
-			unavailable = err
-		}
-		if k, ok, err := set.find(kid, alg); err != nil || ok {
-			return k.key, err
-		}
-		if kid != "" && set != nil {
-			refreshed, fetched, err := v.jwks.refresh(ctx)
-			switch {
-			case !fetched:
-				reason = "unknown kid, JWKS refetch rate-limited"
-			case err != nil:
-				reason = fmt.Sprintf("unknown kid, JWKS refetch failed (%v)", err)
-			default:
-				reason = "unknown kid after JWKS refetch"
-			}
-			if k, ok, err := refreshed.find(kid, alg); err != nil || ok {
-				return k.key, err
-			}
+// issuerFor picks the issuer whose keys verify token: the only one when a single issuer is trusted (its
+// parser then reports a wrong iss), else the one named by the token's unverified iss claim.
+func (v *Verifier) issuerFor(token string) (*trustedIssuer, error) {
+	switch len(v.issuers) {
+	case 0:
+		return nil, fmt.Errorf("%w: no verification keys configured (gateway claims only)", ErrInvalidToken)
+	case 1:
+		for _, ti := range v.issuers {
+			return ti, nil
 		}
 	}
-	if kid != "" {
-		if k, ok, err := v.static.findKidless(alg); err != nil || ok {
-			return k.key, err
-		}
+	iss, err := peekIssuer(token)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	if unavailable != nil {
-		return nil, fmt.Errorf("%w: kid %q alg %s: %w", ErrKeysUnavailable, kid, alg, unavailable)
+	ti, ok := v.issuers[iss]
+	if !ok {
+		return nil, fmt.Errorf("%w: issuer %q is not trusted", ErrInvalidToken, iss)
 	}
-	return nil, fmt.Errorf("%s for kid %q alg %s", reason, kid, alg)
+	return ti, nil
 }
 
 // FromGatewayClaims maps the claims an API Gateway HTTP API JWT authorizer passes to the function

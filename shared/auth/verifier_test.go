@@ -386,8 +386,8 @@ func TestVerifyCache(t *testing.T) {
 	}
 
 	// Without any key, only the cache can answer.
-	keys := v.static
-	v.static = nil
+	keys := v.primary.static
+	v.primary.static = nil
 	second, err := v.Verify(ctx, token)
 	if err != nil {
 		t.Fatalf("Verify from cache: %v", err)
@@ -409,7 +409,7 @@ func TestVerifyCache(t *testing.T) {
 	if _, err := v.Verify(ctx, token); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("Verify of an expired cached token without keys = %v; want ErrInvalidToken", err)
 	}
-	v.static = keys
+	v.primary.static = keys
 	if _, err := v.Verify(ctx, token); err != nil {
 		t.Errorf("Verify of a token expired within the leeway: %v", err)
 	}
