@@ -12,7 +12,10 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"log/slog"
 	"net/http"
 	"time"
@@ -28,6 +31,7 @@ import (
 	"github.com/rocker-app/corral/shared/idempotency"
 	"github.com/rocker-app/corral/shared/postgres"
 	"github.com/rocker-app/corral/shared/ratelimit"
+	"github.com/rocker-app/corral/shared/seal"
 )
 
 // Deps are the clients a function shares across invocations. Connections are made lazily, on first use, so
@@ -50,6 +54,14 @@ type Deps struct {
 	// DynamoDB is the DynamoDB client (pointed at DYNAMODB_ENDPOINT when set); nil unless
 	// IDEMPOTENCY_STORE is dynamodb.
 	DynamoDB *dynamodb.Client
+	// KeyRing holds the token signing keys (JWT_SIGNING_KEYS) and Issuer signs access tokens with it; both
+	// are nil unless JWT_SIGNING_KEYS is set. The Verifier trusts the ring's keys in process.
+	KeyRing *auth.KeyRing
+	Issuer  *auth.Issuer
+	// Sealer encrypts personal data at rest (PII_KEY_PROVIDER: local keys or KMS) and BlindIndex indexes
+	// email addresses (BLIND_INDEX_KEYS); see shared/seal.
+	Sealer     *seal.Sealer
+	BlindIndex *seal.BlindIndex
 
 	closers []func()
 }
@@ -92,7 +104,17 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, e
 	}
 	d.Limiter = ratelimit.New(d.Redis, overrides, ratelimit.WithLogger(log))
 
-	if d.Verifier, err = auth.NewVerifier(cfg.JWT, &http.Client{Timeout: 3 * time.Second}); err != nil {
+	if cfg.JWT.SigningKeys != "" {
+		if d.KeyRing, err = loadKeyRing(ctx, cfg); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("platform: JWT_SIGNING_KEYS: %w", err)
+		}
+		if d.Issuer, err = auth.NewIssuer(d.KeyRing, cfg.JWT.Issuer, cfg.JWT.Audience, cfg.JWT.AccessTTL); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("platform: JWT settings: %w", err)
+		}
+	}
+	if d.Verifier, err = auth.NewVerifier(cfg.JWT, &http.Client{Timeout: 3 * time.Second}, auth.WithKeyRing(d.KeyRing)); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("platform: JWT settings: %w", err)
 	}
@@ -112,6 +134,11 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, e
 	}
 
 	d.Audit = audit.NewWriter(postgres.NewAuditSink(d.DB), log, cfg.AuditQueueSize)
+
+	if d.Sealer, d.BlindIndex, err = newPII(ctx, cfg); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("platform: %w", err)
+	}
 
 	if d.SQS, err = newSQS(ctx, cfg); err != nil {
 		d.Close()
@@ -138,6 +165,51 @@ func (d *Deps) Close() {
 		d.closers[i]()
 	}
 	d.closers = nil
+}
+
+// loadKeyRing builds the signing key ring from JWT_SIGNING_KEYS. PEM text needs no network; an ssm: or
+// secretsmanager: reference is resolved here, at cold start, with one call bounded by 5 s, so a missing
+// parameter or permission fails the start with a message instead of the first sign-in. (Functions in the VPC
+// reach SSM / Secrets Manager through their VPC interface endpoints or a NAT.)
+func loadKeyRing(ctx context.Context, c config.Config) (*auth.KeyRing, error) {
+	var src auth.KeySources
+	if auth.IsKeyReference(c.JWT.SigningKeys) {
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(c.AWSRegion))
+		if err != nil {
+			return nil, err
+		}
+		src = auth.KeySources{SSM: ssm.NewFromConfig(awsCfg), SecretsManager: secretsmanager.NewFromConfig(awsCfg)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return auth.LoadKeyRing(ctx, c.JWT.SigningKeys, c.JWT.SigningKID, src)
+}
+
+// newPII builds the sealer of personal data and the email blind index from cfg.PII, without a network
+// call: a KMS client is only configured here.
+func newPII(ctx context.Context, c config.Config) (*seal.Sealer, *seal.BlindIndex, error) {
+	bidx, err := seal.ParseBlindIndex(c.PII.BlindIndexKeys)
+	if err != nil {
+		return nil, nil, err
+	}
+	var kp seal.KeyProvider
+	switch c.PII.KeyProvider {
+	case "local":
+		if kp, err = seal.ParseLocalKeys(c.PII.LocalKeys); err != nil {
+			return nil, nil, err
+		}
+	case "kms":
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(c.AWSRegion))
+		if err != nil {
+			return nil, nil, fmt.Errorf("KMS client: %w", err)
+		}
+		if kp, err = seal.NewKMS(kms.NewFromConfig(awsCfg), c.PII.KMSKeyID, nil); err != nil {
+			return nil, nil, err
+		}
+	default:
+		return nil, nil, errors.New("PII_KEY_PROVIDER=" + c.PII.KeyProvider + " is not available in this build")
+	}
+	return seal.New(kp), bidx, nil
 }
 
 // newSQS builds the SQS client from the Lambda environment (region and credentials); with an endpoint
