@@ -55,9 +55,21 @@ type Config struct {
 	// from the outbound webhooks' public-address guard and lets them use plain http: for local development
 	// and tests only; empty (the default) in AWS.
 	WebhookAllowedHosts []string
+	// PII is the encryption of personal data at rest (shared/seal).
+	PII PII
 	// Queues maps a queue's name to its URL, from every variable QUEUE_URL_<NAME> (NAME upper case, e.g.
 	// QUEUE_URL_JOBS): template.yaml passes !Ref of each queue; the local runner passes the local URLs.
 	Queues map[string]string
+}
+
+// PII configures the envelope encryption of personal data and the blind index of email addresses. Key
+// lists are "id:<base64>,id:<base64>" with the active key first; platform.NewDeps parses them (see
+// seal.ParseLocalKeys and seal.ParseBlindIndex).
+type PII struct {
+	KeyProvider    string // PII_KEY_PROVIDER: local (default: keys from PII_LOCAL_KEYS) or kms
+	LocalKeys      string // PII_LOCAL_KEYS: 32-byte keys wrapping data keys; required when local
+	KMSKeyID       string // PII_KMS_KEY_ID: the KMS key (id, ARN or alias) generating data keys; required when kms
+	BlindIndexKeys string // BLIND_INDEX_KEYS: HMAC keys (32+ bytes) of the email blind index; required
 }
 
 // QueueNames lists the queues a function may be given a URL for (QUEUE_URL_<NAME>).
@@ -129,6 +141,12 @@ func Load(getenv func(string) string) (Config, error) {
 		DynamoDBEndpoint:       r.url("DYNAMODB_ENDPOINT", ""),
 		StripeWebhookSecret:    r.str("STRIPE_WEBHOOK_SECRET", ""),
 		WebhookAllowedHosts:    r.list("WEBHOOK_ALLOWED_HOSTS"),
+		PII: PII{
+			KeyProvider:    r.oneOf("PII_KEY_PROVIDER", "local", "local", "kms"),
+			LocalKeys:      r.str("PII_LOCAL_KEYS", ""),
+			KMSKeyID:       r.str("PII_KMS_KEY_ID", ""),
+			BlindIndexKeys: r.str("BLIND_INDEX_KEYS", ""),
+		},
 	}
 	for _, name := range QueueNames() {
 		if u := r.url("QUEUE_URL_"+strings.ToUpper(name), ""); u != "" {
@@ -140,6 +158,15 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if len(c.CursorSecret) < 32 {
 		r.fail("CURSOR_SECRET", "must be set to at least 32 bytes")
+	}
+	if c.PII.KeyProvider == "local" && c.PII.LocalKeys == "" {
+		r.fail("PII_LOCAL_KEYS", "must be set when PII_KEY_PROVIDER is local")
+	}
+	if c.PII.KeyProvider == "kms" && c.PII.KMSKeyID == "" {
+		r.fail("PII_KMS_KEY_ID", "must be set when PII_KEY_PROVIDER is kms")
+	}
+	if c.PII.BlindIndexKeys == "" {
+		r.fail("BLIND_INDEX_KEYS", "must be set")
 	}
 	if c.IdempotencyStore == "dynamodb" && c.IdempotencyTable == "" {
 		r.fail("IDEMPOTENCY_TABLE", "must be set when IDEMPOTENCY_STORE is dynamodb")

@@ -17,15 +17,24 @@ func getenv(env map[string]string) func(string) string {
 	return func(name string) string { return env[name] }
 }
 
-// validEnv is the least a function needs: the cursor secret, the issuer, the audience and one key source.
+// validEnv is the least a function needs: the cursor secret, the issuer, the audience, one key source and
+// the personal-data keys.
 func validEnv() map[string]string {
 	return map[string]string{
 		"CURSOR_SECRET":    strings.Repeat("c", 32),
+		"PII_LOCAL_KEYS":   testPIIKeys,
+		"BLIND_INDEX_KEYS": testBlindIndexKeys,
 		"JWT_ISSUER":       "https://auth.example.com",
 		"JWT_AUDIENCE":     "corral",
 		"JWT_HS256_SECRET": strings.Repeat("h", 32),
 	}
 }
+
+// Key lists of the tests (config does not parse them; platform.NewDeps does).
+const (
+	testPIIKeys        = "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	testBlindIndexKeys = "b1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+)
 
 // with returns a copy of validEnv changed by kv (name, value pairs).
 func with(kv ...string) map[string]string {
@@ -42,7 +51,7 @@ func TestLoadEmptyEnvNamesEveryMissingVariable(t *testing.T) {
 	if err == nil {
 		t.Fatal("Load of an empty environment succeeded")
 	}
-	for _, name := range []string{"CURSOR_SECRET", "JWT_ISSUER", "JWT_AUDIENCE", "JWT_JWKS_URL", "JWT_PUBLIC_KEY", "JWT_HS256_SECRET"} {
+	for _, name := range []string{"CURSOR_SECRET", "JWT_ISSUER", "JWT_AUDIENCE", "JWT_JWKS_URL", "JWT_PUBLIC_KEY", "JWT_HS256_SECRET", "PII_LOCAL_KEYS", "BLIND_INDEX_KEYS"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}
@@ -76,6 +85,7 @@ func TestLoadDefaults(t *testing.T) {
 		AuditRetention:   90 * 24 * time.Hour,
 		MetricsNamespace: "Corral",
 		AWSRegion:        "us-east-1",
+		PII:              config.PII{KeyProvider: "local", LocalKeys: testPIIKeys, BlindIndexKeys: testBlindIndexKeys},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -114,6 +124,9 @@ func TestLoadFullEnv(t *testing.T) {
 		"SQS_ENDPOINT":              "http://127.0.0.1:9324",
 		"QUEUE_URL_JOBS":            "http://127.0.0.1:9324/000000000000/jobs",
 		"DATABASE_MAINTENANCE_URL":  "postgres://owner@db.internal:5432/corral",
+		"PII_KEY_PROVIDER":          "kms",
+		"PII_KMS_KEY_ID":            "alias/corral-pii",
+		"BLIND_INDEX_KEYS":          testBlindIndexKeys,
 	}
 	got, err := config.Load(getenv(env))
 	if err != nil {
@@ -151,6 +164,7 @@ func TestLoadFullEnv(t *testing.T) {
 		IdempotencyTable:       "corral-prod-IdempotencyTable-1ABC",
 		DynamoDBEndpoint:       "http://127.0.0.1:8000",
 		StripeWebhookSecret:    "whsec_0123456789abcdef",
+		PII:                    config.PII{KeyProvider: "kms", KMSKeyID: "alias/corral-pii", BlindIndexKeys: testBlindIndexKeys},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -211,6 +225,10 @@ func TestLoadBadValues(t *testing.T) {
 		{"STRIPE_WEBHOOK_SECRET too short", with("STRIPE_WEBHOOK_SECRET", "whsec_"), "STRIPE_WEBHOOK_SECRET"},
 		{"short JWT_HS256_SECRET", with("JWT_HS256_SECRET", "short"), "JWT_HS256_SECRET"},
 		{"short CURSOR_SECRET", with("CURSOR_SECRET", strings.Repeat("c", 31)), "CURSOR_SECRET"},
+		{"PII_KEY_PROVIDER vault", with("PII_KEY_PROVIDER", "vault"), "PII_KEY_PROVIDER"},
+		{"local PII keys missing", with("PII_LOCAL_KEYS", ""), "PII_LOCAL_KEYS"},
+		{"kms without a key id", with("PII_KEY_PROVIDER", "kms"), "PII_KMS_KEY_ID"},
+		{"BLIND_INDEX_KEYS missing", with("BLIND_INDEX_KEYS", ""), "BLIND_INDEX_KEYS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,6 +270,8 @@ func TestLoadTrustGatewayClaims(t *testing.T) {
 	env := map[string]string{
 		"CURSOR_SECRET":             strings.Repeat("c", 32),
 		"AUTH_TRUST_GATEWAY_CLAIMS": "true",
+		"PII_LOCAL_KEYS":            testPIIKeys,
+		"BLIND_INDEX_KEYS":          testBlindIndexKeys,
 	}
 	got, err := config.Load(getenv(env))
 	if err != nil {

@@ -23,6 +23,10 @@ const (
 	DevAudience     = "corral"
 	DevKID          = "dev-1"
 	devCursorSecret = "local-development-cursor-secret-not-for-production"
+	// devPIILocalKeys and devBlindIndexKeys seal and index the local database's personal data. They are
+	// published here, so they protect nothing: for local development only, never in a deployment.
+	devPIILocalKeys   = "dev-1:pNe1tyls5fqUMG0GG6c/pp1ayQAw3GfZfiha0g9MXLg="
+	devBlindIndexKeys = "dev-b1:P/PfhBHH+coNAkG8VRKAOj1ihGievN1kFrXzKlfGR0E="
 	// DefaultOwnerURL is the superuser URL of the local database that migrations run as.
 	DefaultOwnerURL = "postgres://postgres@127.0.0.1:5432/corral?sslmode=disable"
 	// DevTokenTTL is how long `make token` tokens live.
@@ -60,8 +64,9 @@ func DevSigner(dir string) (*auth.Signer, error) {
 }
 
 // DevEnv returns getenv with local defaults for what production must set explicitly: the token issuer,
-// audience and public key (the dev signer's), the cursor secret, and DATABASE_MAINTENANCE_URL (DATABASE_URL
-// with the user corral_maint, which Prepare lets log in). Variables already set win.
+// audience and public key (the dev signer's), the cursor secret, the personal-data keys (published, dev
+// only), and DATABASE_MAINTENANCE_URL (DATABASE_URL with the user corral_maint, which Prepare lets log in).
+// Variables already set win.
 func DevEnv(getenv func(string) string, signer *auth.Signer) (func(string) string, error) {
 	jwks, err := signer.JWKS()
 	if err != nil {
@@ -77,7 +82,10 @@ func DevEnv(getenv func(string) string, signer *auth.Signer) (func(string) strin
 		"JWT_AUDIENCE":   DevAudience,
 		"JWT_PUBLIC_KEY": string(jwks),
 		"CURSOR_SECRET":  devCursorSecret,
-		"LOG_LEVEL":      "info",
+		// Personal data under the published development keys (PII_KEY_PROVIDER defaults to local).
+		"PII_LOCAL_KEYS":   devPIILocalKeys,
+		"BLIND_INDEX_KEYS": devBlindIndexKeys,
+		"LOG_LEVEL":        "info",
 		// Outbound webhooks may reach receivers on this machine (production refuses private addresses).
 		"WEBHOOK_ALLOWED_HOSTS": "127.0.0.1,localhost",
 		// The maintenance role of the scheduled functions (local trust authentication needs no password).

@@ -7,6 +7,7 @@ package platformtest
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"log/slog"
 	"net/http"
@@ -80,6 +81,8 @@ func New(t testing.TB, modify ...func(*config.Config)) *Env {
 		// The local SQS server of `make test` (services.sh), when running under it.
 		SQSEndpoint: os.Getenv("SQS_ENDPOINT"),
 		AWSRegion:   "us-east-1",
+		// Personal data is sealed under keys of this test's own.
+		PII: config.PII{KeyProvider: "local", LocalKeys: "test-1:" + randomKey(t), BlindIndexKeys: "test-b1:" + randomKey(t)},
 	}
 	for _, m := range modify {
 		m(&cfg)
@@ -151,6 +154,16 @@ func Do(t testing.TB, h http.Handler, req *http.Request, token string) *Response
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return &Response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+}
+
+// randomKey returns 32 random bytes in base64, a key of a PII_LOCAL_KEYS or BLIND_INDEX_KEYS list.
+func randomKey(t testing.TB) string {
+	t.Helper()
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(b)
 }
 
 func randomHex(t testing.TB, n int) string {
