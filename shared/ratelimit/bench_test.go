@@ -7,16 +7,32 @@ import (
 	"time"
 )
 
-// BenchmarkAllowRedis measures the allowed path: one Lua script round trip to the real Redis.
+// BenchmarkAllowRedis measures the allowed path with leases off: one Lua script round trip to the real
+// Redis per request.
 func BenchmarkAllowRedis(b *testing.B) {
 	rdb, _ := testRedis(b)
-	l := New(rdb, Overrides{}, WithKeyPrefix(uniquePrefix(b, rdb)))
+	l := New(rdb, Overrides{}, WithKeyPrefix(uniquePrefix(b, rdb)), WithLeaseMax(0))
 	p := Policy{Name: "horses.read", Rate: 1_000_000, Period: time.Second, Scope: ScopeUser}
 	ctx := context.Background()
 	for b.Loop() {
 		d, err := l.Allow(ctx, p, tenantA, userA)
 		if err != nil || !d.Allowed || d.Source != SourceRedis {
 			b.Fatalf("Allow = %+v, %v; want allowed by redis", d, err)
+		}
+	}
+}
+
+// BenchmarkAllowLease measures the allowed path of a busy key with the default leases: one Redis round
+// trip per DefaultLeaseMax requests, the others decided in process.
+func BenchmarkAllowLease(b *testing.B) {
+	rdb, _ := testRedis(b)
+	l := New(rdb, Overrides{}, WithKeyPrefix(uniquePrefix(b, rdb)))
+	p := Policy{Name: "horses.read", Rate: 1_000_000, Period: time.Second, Scope: ScopeUser}
+	ctx := context.Background()
+	for b.Loop() {
+		d, err := l.Allow(ctx, p, tenantA, userA)
+		if err != nil || !d.Allowed {
+			b.Fatalf("Allow = %+v, %v; want allowed", d, err)
 		}
 	}
 }
@@ -40,6 +56,7 @@ func BenchmarkAllowShield(b *testing.B) {
 // BenchmarkAllowFallback measures the in-process limiter while Redis is skipped after an error.
 func BenchmarkAllowFallback(b *testing.B) {
 	rdb, _ := unreachableRedis(b)
+	quietRedis(b)
 	l := New(rdb, Overrides{}, WithRedisBackoff(time.Hour), WithLogger(slog.New(slog.DiscardHandler)))
 	p := Policy{Name: "horses.read", Rate: 1_000_000, Period: time.Second, Scope: ScopeUser}
 	ctx := context.Background()

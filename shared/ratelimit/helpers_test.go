@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log"
 	"net"
 	"os"
 	"strings"
@@ -113,6 +114,21 @@ func unreachableRedis(tb testing.TB) (*redis.Client, *commandCounter) {
 	rdb.AddHook(c)
 	return rdb, c
 }
+
+// quietRedis silences go-redis's own log lines (failed dials) until tb ends, so that benchmark output stays
+// parseable by benchstat.
+func quietRedis(tb testing.TB) {
+	redis.SetLogger(discardRedisLog{})
+	tb.Cleanup(func() { redis.SetLogger(stderrRedisLog{log.New(os.Stderr, "redis: ", log.LstdFlags)}) })
+}
+
+type discardRedisLog struct{}
+
+func (discardRedisLog) Printf(context.Context, string, ...any) {}
+
+type stderrRedisLog struct{ l *log.Logger }
+
+func (s stderrRedisLog) Printf(_ context.Context, format string, v ...any) { s.l.Printf(format, v...) }
 
 // fakeClock is a settable clock for the shield, the fallback and the backoff.
 type fakeClock struct {

@@ -29,15 +29,18 @@ const (
 // Limiter decides requests against Policies. Build one per cold start with New and share it: it is safe
 // for concurrent use.
 type Limiter struct {
+	rdb       *redis.Client
 	rl        *redis_rate.Limiter
 	overrides Overrides
 	prefix    string
 	now       func() time.Time
 	logger    *slog.Logger
 	backoff   time.Duration
+	leaseMax  int
 
 	shield   *shield
 	fallback *localGCRA
+	leases   *leases
 
 	// downUntil is the UnixNano time before which Redis is not asked again after an error (0: ask).
 	downUntil atomic.Int64
@@ -46,7 +49,7 @@ type Limiter struct {
 	lastLog    time.Time
 	suppressed int
 
-	allowed, denied, shieldHits, fallbacks, redisErrors, unavailable atomic.Uint64
+	allowed, denied, shieldHits, leaseHits, fallbacks, redisErrors, unavailable atomic.Uint64
 }
 
 // Option configures a Limiter.
@@ -81,17 +84,20 @@ func WithRedisBackoff(d time.Duration) Option { return func(l *Limiter) { l.back
 // (WithRedisBackoff), so at most one request per backoff per instance pays that wait.
 func New(rdb *redis.Client, o Overrides, opts ...Option) *Limiter {
 	l := &Limiter{
+		rdb:       rdb,
 		rl:        redis_rate.NewLimiter(rdb),
 		overrides: o,
 		prefix:    DefaultKeyPrefix,
 		now:       time.Now,
 		backoff:   DefaultRedisBackoff,
 		shield:    newShield(DefaultShieldSize),
+		leaseMax:  DefaultLeaseMax,
 	}
 	for _, opt := range opts {
 		opt(l)
 	}
 	l.fallback = newLocalGCRA(max(l.shield.max, minFallbackSize))
+	l.leases = newLeases(max(l.shield.max, minFallbackSize))
 	return l
 }
 
@@ -128,12 +134,24 @@ func (l *Limiter) Allow(ctx context.Context, p Policy, tenantID, subject string)
 		}, nil
 	}
 
+	leaseCap := l.leaseCap(p)
+	n := 1
+	if leaseCap > 1 {
+		d, ok, next := l.leases.take(key, p, now, leaseCap)
+		if ok {
+			l.leaseHits.Add(1)
+			l.allowed.Add(1)
+			return d, nil
+		}
+		n = next
+	}
+
 	if until := l.downUntil.Load(); until != 0 && now.UnixNano() < until {
 		l.logUnavailable(ctx, p, now, errRedisBackoff)
 		return l.degraded(key, p, now, errRedisBackoff)
 	}
 
-	res, err := l.rl.Allow(ctx, key, redis_rate.Limit{Rate: p.Rate, Period: p.Period, Burst: p.Burst})
+	res, err := l.ask(ctx, key, p, n)
 	if err != nil {
 		// A request whose context ended says nothing about Redis: no backoff, no error count, no log line.
 		if ctx.Err() == nil {
@@ -151,11 +169,19 @@ func (l *Limiter) Allow(ctx context.Context, p Policy, tenantID, subject string)
 
 	d := Decision{
 		Policy:     p,
-		Allowed:    res.Allowed > 0,
-		Remaining:  max(res.Remaining, 0),
-		RetryAfter: max(res.RetryAfter, 0),
-		ResetAfter: max(res.ResetAfter, 0),
+		Allowed:    res.granted > 0,
+		Remaining:  max(res.remaining, 0),
+		RetryAfter: max(res.retryAfter, 0),
+		ResetAfter: max(res.resetAfter, 0),
 		Source:     SourceRedis,
+	}
+	if leaseCap > 1 {
+		if d.Allowed {
+			l.leases.put(key, p, res.granted, d.Remaining, d.ResetAfter, now)
+			d.Remaining += res.granted - 1
+		} else {
+			l.leases.shrink(key)
+		}
 	}
 	l.count(d)
 	if !d.Allowed && d.RetryAfter > 0 {
@@ -164,8 +190,25 @@ func (l *Limiter) Allow(ctx context.Context, p Policy, tenantID, subject string)
 	return d, nil
 }
 
-// errRedisBackoff is the cause reported while Redis is skipped after a recent error.
-var errRedisBackoff = errors.New("redis skipped for a moment after an error")
+// ask makes one Redis decision for key under p: redis_rate's single-request GCRA when n is 1, else a lease
+// of up to n tokens.
+func (l *Limiter) ask(ctx context.Context, key string, p Policy, n int) (leaseResult, error) {
+	if n > 1 {
+		return l.lease(ctx, key, p, n)
+	}
+	res, err := l.rl.Allow(ctx, key, redis_rate.Limit{Rate: p.Rate, Period: p.Period, Burst: p.Burst})
+	if err != nil {
+		return leaseResult{}, err
+	}
+	return leaseResult{granted: res.Allowed, remaining: res.Remaining, retryAfter: res.RetryAfter, resetAfter: res.ResetAfter}, nil
+}
+
+var (
+	// errRedisBackoff is the cause reported while Redis is skipped after a recent error.
+	errRedisBackoff = errors.New("redis skipped for a moment after an error")
+	// errLeaseReply is the cause reported when the lease script answers in an unexpected shape.
+	errLeaseReply = errors.New("ratelimit: unexpected reply from the lease script")
+)
 
 // degraded decides without Redis: ErrUnavailable for a Sensitive policy, the fallback limiter otherwise.
 func (l *Limiter) degraded(key string, p Policy, now time.Time, cause error) (Decision, error) {
@@ -243,12 +286,14 @@ func (l *Limiter) key(p Policy, tenantID, subject string) (string, error) {
 }
 
 // Stats are a Limiter's counters since New. Allowed and Denied count every decision, whatever its
-// source; ShieldHits and Fallback count the decisions the shield and the fallback limiter made;
-// RedisErrors counts failed Redis calls; Unavailable counts ErrUnavailable answers.
+// source; ShieldHits, LeaseHits and Fallback count the decisions the shield, leased tokens and the
+// fallback limiter made; RedisErrors counts failed Redis calls; Unavailable counts ErrUnavailable
+// answers.
 type Stats struct {
 	Allowed     uint64
 	Denied      uint64
 	ShieldHits  uint64
+	LeaseHits   uint64
 	Fallback    uint64
 	RedisErrors uint64
 	Unavailable uint64
@@ -260,6 +305,7 @@ func (l *Limiter) Stats() Stats {
 		Allowed:     l.allowed.Load(),
 		Denied:      l.denied.Load(),
 		ShieldHits:  l.shieldHits.Load(),
+		LeaseHits:   l.leaseHits.Load(),
 		Fallback:    l.fallbacks.Load(),
 		RedisErrors: l.redisErrors.Load(),
 		Unavailable: l.unavailable.Load(),

@@ -1,9 +1,14 @@
 // Package ratelimit limits how often a user, a tenant or an anonymous client IP may call a route.
 //
 // Limits are kept in Redis with GCRA (the generic cell rate algorithm, one Lua script per decision, through
-// github.com/go-redis/redis_rate/v10), so every Lambda instance shares them. Two in-process layers sit in
+// github.com/go-redis/redis_rate/v10), so every Lambda instance shares them. Three in-process layers sit in
 // front of Redis:
 //
+//   - leases: for a key this instance serves often, one Redis call takes a small batch of the key's tokens
+//     (1, 2, 4, ... up to min(32, Burst/8)) and later requests spend them without a round trip. Every
+//     admitted request was still granted by the shared bucket; a token is only spent a little later than
+//     Redis granted it, which bounds the over-admission (about one lease, all instances together; see
+//     DefaultLeaseMax for the exact bound). Sensitive policies and bursts under 16 never lease;
 //   - a shield: once Redis has denied a key, later requests for that key are refused locally, without a
 //     Redis round trip, until the moment Redis said the key would be allowed again;
 //   - a fallback: when Redis cannot be reached, policies that are not Sensitive fail open onto an in-process
@@ -138,9 +143,12 @@ const (
 	// SourceFallback: Redis could not be reached and the in-process limiter decided (or, for a Sensitive
 	// policy, Allow refused with ErrUnavailable).
 	SourceFallback
+	// SourceLease: a token this instance leased from Redis earlier allowed the request, without a round
+	// trip (see WithLeaseMax for the bounds this keeps).
+	SourceLease
 )
 
-// String returns "redis", "shield" or "fallback", or "Source(n)" for an unknown value.
+// String returns "redis", "shield", "fallback" or "lease", or "Source(n)" for an unknown value.
 func (s Source) String() string {
 	switch s {
 	case SourceRedis:
@@ -149,6 +157,8 @@ func (s Source) String() string {
 		return "shield"
 	case SourceFallback:
 		return "fallback"
+	case SourceLease:
+		return "lease"
 	}
 	return fmt.Sprintf("Source(%d)", int(s))
 }
