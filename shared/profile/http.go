@@ -10,7 +10,7 @@ import (
 // MaxBodyBytes bounds a PATCH /me body.
 const MaxBodyBytes = 32 << 10
 
-// Me serves GET /me: the caller's profile in its tenant, made on first call.
+// Me serves GET /me: the caller's profile in its tenant, made on first call, with its personal fields.
 func Me(s Store) http.Handler {
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p, err := httpapi.Caller(r)
@@ -26,7 +26,8 @@ func Me(s Store) http.Handler {
 	})
 }
 
-// UpdateMe serves PATCH /me: changes display_name, bio, avatar_url and location.
+// UpdateMe serves PATCH /me: changes display_name, bio, avatar_url, location, phone, date_of_birth and
+// address, and answers like GET /me.
 func UpdateMe(s Store) http.Handler {
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p, err := httpapi.Caller(r)
@@ -46,7 +47,8 @@ func UpdateMe(s Store) http.Handler {
 	})
 }
 
-// Get serves GET /profiles/{id}: another member's public profile, by profile id.
+// Get serves GET /profiles/{id}: a member's public profile, by profile id; never the personal fields, even
+// to the profile's owner.
 func Get(s Store) http.Handler {
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		p, err := httpapi.Caller(r)
