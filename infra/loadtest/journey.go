@@ -347,20 +347,21 @@ func (j *Journey) Observe(s Step, status int, body []byte) {
 
 // Saturation is the closed-loop script of one route: reads of single horses (GET /horses/{id}), or
 // writes, each with a fresh Idempotency-Key: creates (POST /horses) or edits (PATCH /horses/{id}) of
-// horses the load users created. Users take turns, so no user goes over its rate limit sooner than it
-// would at this rate anyway.
+// horses the user created. Users take turns.
 type Saturation struct {
 	rng    *rand.Rand
 	users  []*User
 	next   int
 	route  Route
 	horses map[string][]string // tenant -> horse ids
+	owned  map[string][]string // user -> horse ids
 }
 
 // NewSaturation returns the script for route (RouteItem, RouteCreate or RouteEdit), cycling over users
-// (which must hold tokens) from a VU-specific start; horses maps each tenant to horse ids of it.
-func NewSaturation(rng *rand.Rand, route Route, users []*User, start int, horses map[string][]string) *Saturation {
-	return &Saturation{rng: rng, users: users, next: start % len(users), route: route, horses: horses}
+// (which must hold tokens) from a VU-specific start; horses maps each tenant to horse ids of it, owned
+// each user to the horses it created (for edits; every user must have one).
+func NewSaturation(rng *rand.Rand, route Route, users []*User, start int, horses, owned map[string][]string) *Saturation {
+	return &Saturation{rng: rng, users: users, next: start % len(users), route: route, horses: horses, owned: owned}
 }
 
 var _ Script = (*Saturation)(nil)
@@ -377,7 +378,8 @@ func (s *Saturation) Next() Step {
 			IdempotencyKey: uuid.NewString(), Expect: []int{http.StatusCreated}}
 	case RouteEdit:
 		b, _ := json.Marshal(map[string]any{"description": "Saturation " + strconv.Itoa(s.rng.IntN(1e6))})
-		return Step{Route: RouteEdit, Method: http.MethodPatch, Path: "/horses/" + ids[s.rng.IntN(len(ids))], Body: b,
+		own := s.owned[u.ID]
+		return Step{Route: RouteEdit, Method: http.MethodPatch, Path: "/horses/" + own[s.rng.IntN(len(own))], Body: b,
 			Token: u.Token, IdempotencyKey: uuid.NewString(), Expect: []int{http.StatusOK}}
 	default:
 		return Step{Route: RouteItem, Method: http.MethodGet, Path: "/horses/" + ids[s.rng.IntN(len(ids))], Token: u.Token,

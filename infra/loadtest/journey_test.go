@@ -213,12 +213,16 @@ func TestSaturationScripts(t *testing.T) {
 	tenant := uuid.NewString()
 	users := []*User{{ID: uuid.NewString(), TenantID: tenant, Token: "a"}, {ID: uuid.NewString(), TenantID: tenant, Token: "b"}}
 	horses := map[string][]string{tenant: {uuid.NewString(), uuid.NewString()}}
+	owned := map[string][]string{users[0].ID: {uuid.NewString()}, users[1].ID: {uuid.NewString()}}
 	for _, route := range []Route{RouteItem, RouteCreate, RouteEdit} {
 		t.Run(route.String(), func(t *testing.T) {
-			s := NewSaturation(rand.New(rand.NewPCG(5, 6)), route, users, 1, horses)
+			s := NewSaturation(rand.New(rand.NewPCG(5, 6)), route, users, 1, horses, owned)
 			first, second := s.Next(), s.Next()
 			checkRequest(t, router, first)
 			checkRequest(t, router, second)
+			if route == RouteEdit && first.Path != "/horses/"+owned[users[1].ID][0] {
+				t.Errorf("edit by user b of %s, want its own horse", first.Path)
+			}
 			if first.Route != route || first.Token != "b" || second.Token != "a" {
 				t.Errorf("steps %v (%s), %v (%s); want %v by users b then a", first.Route, first.Token, second.Route, second.Token, route)
 			}

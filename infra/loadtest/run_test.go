@@ -89,7 +89,7 @@ func TestRunCountsTransportErrors(t *testing.T) {
 	res, err := Run(context.Background(), Options{
 		BaseURL: "http://" + addr, VUs: 1, Duration: 50 * time.Millisecond, ThinkMin: 5 * time.Millisecond, ThinkMax: 5 * time.Millisecond,
 		NewScript: func(_ int, rng *rand.Rand) Script {
-			return NewSaturation(rng, RouteItem, users, 0, map[string][]string{"t": {uuid.NewString()}})
+			return NewSaturation(rng, RouteItem, users, 0, map[string][]string{"t": {uuid.NewString()}}, nil)
 		},
 	})
 	if err != nil {

@@ -1,0 +1,469 @@
+// Command load runs a load-test scenario against the Corral API and prints and writes its summary:
+//
+//	phase1      1,000 VUs for 30 s, the user journey with think time 0.5-1.5 s; exits 1 when the old
+//	            system's bar (p95 < 200 ms, errors < 0.1%) is missed, and reports our own bar beside it
+//	phase2      the same journey ramping towards 10,000 VUs; reports where latency or errors bend
+//	saturation  closed loop without think time on one read and one write route, against the API and,
+//	            with -reference-url, against the reference chain, with the ratios of the two
+//
+// `make load SCENARIO=...` builds it, starts what it needs and runs it; see infra/loadtest/README.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rocker-app/corral/infra/loadtest"
+	"github.com/rocker-app/corral/shared/localrun"
+	"github.com/rocker-app/corral/shared/samtemplate"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code, err := run(ctx, os.Args[1:], os.Stdout, os.Getenv)
+	if err != nil {
+		slog.Error("load", "error", err)
+		os.Exit(2)
+	}
+	os.Exit(code)
+}
+
+type flags struct {
+	url, scenario, login, password, loginPath, ownerURL, out, referenceURL, write, pids string
+	vus, usersPerTenant                                                                int
+	duration, warmup, window                                                            time.Duration
+	seed                                                                                uint64
+}
+
+func parseFlags(args []string, getenv func(string) string) (flags, error) {
+	var f flags
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.StringVar(&f.url, "url", "http://127.0.0.1:3000", "the API under test")
+	fs.StringVar(&f.scenario, "scenario", "phase1", "phase1, phase2 or saturation")
+	fs.IntVar(&f.vus, "vus", 0, "VUs (default: phase1 1000, phase2 10000, saturation 32)")
+	fs.DurationVar(&f.duration, "duration", 0, "duration (default: phase1 30s, phase2 120s, saturation 15s per route and target)")
+	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "saturation: unrecorded warm-up before each measured run")
+	fs.DurationVar(&f.window, "window", 0, "length of the reported time windows (default: phase2 5s, else 5s for runs of 20s and more)")
+	fs.IntVar(&f.usersPerTenant, "users-per-tenant", 0, "journey users per load tenant (default max(200, VUs/2): about one user per VU)")
+	fs.StringVar(&f.login, "login", "token", "token acquisition: token (mint with the dev signer) or password (POST /auth/token)")
+	fs.StringVar(&f.password, "password", getenv("LOAD_PASSWORD"), "password of the load users for -login=password")
+	fs.StringVar(&f.loginPath, "login-path", "/auth/token", "path of the password login")
+	fs.StringVar(&f.ownerURL, "owner-url", getenv("DATABASE_OWNER_URL"), "superuser URL to seed the load users with (empty: no seeding)")
+	fs.StringVar(&f.out, "out", "", "JSON summary path (default .local/loadtest/<scenario>-<time>.json)")
+	fs.StringVar(&f.referenceURL, "reference-url", "", "saturation: the reference chain, measured beside the API")
+	fs.StringVar(&f.write, "write", "create", "saturation write route: create (POST /horses) or edit (PATCH /horses/{id})")
+	fs.StringVar(&f.pids, "pids", "", "processes whose CPU use to report: label=pid,label=pid")
+	fs.Uint64Var(&f.seed, "seed", uint64(time.Now().UnixNano()), "random seed of the VUs")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	f.url = strings.TrimSuffix(f.url, "/")
+	f.referenceURL = strings.TrimSuffix(f.referenceURL, "/")
+	defaults := map[string]struct {
+		vus int
+		d   time.Duration
+	}{"phase1": {1000, 30 * time.Second}, "phase2": {10000, 120 * time.Second}, "saturation": {32, 15 * time.Second}}
+	d, ok := defaults[f.scenario]
+	if !ok {
+		return f, fmt.Errorf("unknown -scenario %q: phase1, phase2 or saturation", f.scenario)
+	}
+	if f.vus <= 0 {
+		f.vus = d.vus
+	}
+	if f.duration <= 0 {
+		f.duration = d.d
+	}
+	if f.window <= 0 && (f.scenario == "phase2" || f.duration >= 20*time.Second) {
+		f.window = 5 * time.Second
+	}
+	if f.usersPerTenant <= 0 {
+		f.usersPerTenant = max(200, (f.vus+1)/2)
+	}
+	if f.login != "token" && f.login != "password" {
+		return f, fmt.Errorf("unknown -login %q: token or password", f.login)
+	}
+	if _, ok := loadtest.ParseRoute(f.write); !ok || f.write == "read" {
+		return f, fmt.Errorf("unknown -write %q: create or edit", f.write)
+	}
+	return f, nil
+}
+
+// Report is the JSON summary of a run.
+type Report struct {
+	Scenario   string                   `json:"scenario"`
+	StartedAt  time.Time                `json:"started_at"`
+	Target     string                   `json:"target"`
+	Settings   map[string]any           `json:"settings"`
+	Summary    *loadtest.Summary        `json:"summary,omitempty"`
+	Thresholds []Threshold              `json:"thresholds,omitempty"`
+	Knee       *loadtest.Window         `json:"knee,omitempty"`
+	MaxVUs     int                      `json:"max_vus_without_knee,omitempty"`
+	Saturation []SaturationRun          `json:"saturation,omitempty"`
+	Ratios     map[string]SaturationCmp `json:"ratios,omitempty"`
+	CPU        *loadtest.CPUUsage       `json:"cpu,omitempty"`
+}
+
+// Threshold is one bar and whether the run met it.
+type Threshold struct {
+	Bar   string  `json:"bar"`
+	Set   string  `json:"set"` // "old system" (decides the exit code) or "ours" (reported)
+	Value float64 `json:"value"`
+	Limit float64 `json:"limit"`
+	Pass  bool    `json:"pass"`
+}
+
+// SaturationRun is one closed-loop run of one route against one target.
+type SaturationRun struct {
+	Target string            `json:"target"` // corral or reference
+	Route  string            `json:"route"`
+	Stats  loadtest.Stats    `json:"stats"`
+	CPU    loadtest.CPUUsage `json:"cpu"`
+}
+
+// SaturationCmp compares Corral with the reference on one route.
+type SaturationCmp struct {
+	Throughput float64 `json:"throughput"` // Corral's RPS / the reference's (target >= 0.8)
+	P95        float64 `json:"p95"`        // Corral's p95 / the reference's (target <= 1.25)
+	Pass       bool    `json:"pass"`
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) (int, error) {
+	f, err := parseFlags(args, getenv)
+	if err != nil {
+		return 2, err
+	}
+	tplPath, err := samtemplate.Find(".")
+	if err != nil {
+		return 2, err
+	}
+	root := filepath.Dir(tplPath)
+	tenants := loadtest.Tenants(f.usersPerTenant)
+	if f.ownerURL != "" {
+		if tenants, err = loadtest.Seed(ctx, f.ownerURL, f.usersPerTenant); err != nil {
+			return 2, err
+		}
+	}
+	var login loadtest.Login
+	switch f.login {
+	case "token":
+		signer, err := localrun.DevSigner(filepath.Join(root, ".local"))
+		if err != nil {
+			return 2, err
+		}
+		login = loadtest.DevLogin{Mint: func(u *loadtest.User) (string, error) {
+			return localrun.DevToken(signer, localrun.SeedUser{Email: u.Email, UserID: u.ID, TenantID: u.TenantID, Role: "member"})
+		}}
+	default:
+		login = loadtest.PasswordLogin{Path: f.loginPath, Password: f.password}
+	}
+	// The probe users (and, for saturation, the users) log in before the run.
+	client := loadtest.NewClient(f.vus)
+	for _, t := range tenants {
+		if err := logIn(ctx, client, f.url, login, t.Probe); err != nil {
+			return 2, err
+		}
+	}
+	rep := &Report{Scenario: f.scenario, StartedAt: time.Now().UTC(), Target: f.url, Settings: map[string]any{
+		"vus": f.vus, "duration": f.duration.String(), "users_per_tenant": f.usersPerTenant, "login": f.login, "seed": f.seed,
+		"go_maxprocs": os.Getenv("GOMAXPROCS"),
+	}}
+	pids, err := parsePIDs(f.pids)
+	if err != nil {
+		return 2, err
+	}
+	code := 0
+	switch f.scenario {
+	case "saturation":
+		err = saturation(ctx, f, tenants, login, pids, rep, stdout)
+	default:
+		code, err = journey(ctx, f, client, tenants, login, pids, rep, stdout)
+	}
+	if err != nil {
+		return 2, err
+	}
+	path := f.out
+	if path == "" {
+		path = filepath.Join(root, ".local", "loadtest", f.scenario+"-"+rep.StartedAt.Format("20060102T150405Z")+".json")
+	}
+	if err := writeJSON(path, rep); err != nil {
+		return 2, err
+	}
+	fmt.Fprintf(stdout, "\nsummary written to %s\n", path)
+	return code, nil
+}
+
+func logIn(ctx context.Context, client *http.Client, base string, login loadtest.Login, u *loadtest.User) error {
+	s, ok := login.Step(u)
+	if !ok {
+		tok, err := login.Token(u, nil)
+		u.Token = tok
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, s.Method, base+s.Path, strings.NewReader(string(s.Body)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("login %s: %w", u.Email, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("login %s: %s %s: status %d", u.Email, s.Method, s.Path, resp.StatusCode)
+	}
+	u.Token, err = login.Token(u, body)
+	return err
+}
+
+func parsePIDs(s string) (map[string]int, error) {
+	out := map[string]int{}
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		label, pid, ok := strings.Cut(part, "=")
+		n, err := strconv.Atoi(pid)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("-pids: %q is not label=pid", part)
+		}
+		out[label] = n
+	}
+	return out, nil
+}
+
+// journey runs phase1 or phase2.
+func journey(ctx context.Context, f flags, client *http.Client, tenants []loadtest.Tenant, login loadtest.Login,
+	pids map[string]int, rep *Report, stdout io.Writer) (int, error) {
+	seen := map[string][]string{}
+	for _, t := range tenants {
+		seen[t.ID] = t.Horses[:20]
+	}
+	opts := loadtest.Options{
+		BaseURL: f.url, VUs: f.vus, Duration: f.duration, Ramp: f.scenario == "phase2",
+		ThinkMin: 500 * time.Millisecond, ThinkMax: 1500 * time.Millisecond, Seed: f.seed, Client: client,
+		NewScript: func(vu int, rng *rand.Rand) loadtest.Script {
+			// VU i is user i/2 of tenant i%2: with the default users per tenant, one user per VU.
+			t := tenants[vu%2]
+			u := t.Users[(vu/2)%len(t.Users)]
+			return loadtest.NewJourney(loadtest.DefaultJourney, rng, u, t.Probe, login, seen[t.ID])
+		},
+	}
+	fmt.Fprintf(stdout, "%s: %d VUs%s for %s against %s (think 0.5-1.5 s, %d users per tenant, login=%s)\n",
+		f.scenario, f.vus, map[bool]string{true: " (ramping up)", false: ""}[opts.Ramp], f.duration, f.url, f.usersPerTenant, f.login)
+	before := loadtest.TakeCPU(pids)
+	res, err := loadtest.Run(ctx, opts)
+	if err != nil {
+		return 2, err
+	}
+	cpu := loadtest.CPUBetween(before, loadtest.TakeCPU(pids))
+	rep.CPU = &cpu
+	sum := res.Recorder.Summarize(res.Duration, f.window, res.VUsAt)
+	rep.Summary = &sum
+	j := sum.Journey
+	read, write := sum.Classes[loadtest.ClassRead], sum.Classes[loadtest.ClassWrite]
+	rep.Thresholds = []Threshold{
+		{Bar: "journey p95 < 200 ms", Set: "old system", Value: j.LatencyMS.P95, Limit: 200, Pass: j.LatencyMS.P95 < 200},
+		{Bar: "errors < 0.1%", Set: "old system", Value: j.ErrorRate * 100, Limit: 0.1, Pass: j.ErrorRate < 0.001},
+		{Bar: "journey p95 <= 20 ms", Set: "ours", Value: j.LatencyMS.P95, Limit: 20, Pass: j.LatencyMS.P95 <= 20},
+		{Bar: "reads p95 <= 10 ms", Set: "ours", Value: read.LatencyMS.P95, Limit: 10, Pass: read.LatencyMS.P95 <= 10},
+		{Bar: "writes p95 <= 50 ms", Set: "ours", Value: write.LatencyMS.P95, Limit: 50, Pass: write.LatencyMS.P95 <= 50},
+		{Bar: "0 errors", Set: "ours", Value: float64(j.Errors), Limit: 0, Pass: j.Errors == 0},
+	}
+	if f.scenario == "phase2" {
+		if k := loadtest.Knee(sum.Windows, 2, 20, 0.001, 50); k >= 0 {
+			w := sum.Windows[k]
+			rep.Knee = &w
+			if k > 0 {
+				rep.MaxVUs = sum.Windows[k-1].VUs
+			}
+		} else if len(sum.Windows) > 0 {
+			rep.MaxVUs = sum.Windows[len(sum.Windows)-1].VUs
+		}
+	}
+	printJourney(stdout, rep)
+	if f.scenario == "phase1" {
+		for _, t := range rep.Thresholds {
+			if t.Set == "old system" && !t.Pass {
+				return 1, nil
+			}
+		}
+	}
+	return 0, nil
+}
+
+// saturation runs the closed loop on the read route and the write route against Corral and, when given,
+// the reference, one after the other with the same duration, each after an unrecorded warm-up.
+func saturation(ctx context.Context, f flags, tenants []loadtest.Tenant, login loadtest.Login, pids map[string]int,
+	rep *Report, stdout io.Writer) error {
+	// A bounded set of users, each logged in once: the verified-token caches of both servers hold them. The
+	// load tenants' limits must be raised for this (make load does: RATE_LIMIT_OVERRIDES, -read-rate ...).
+	var users []*loadtest.User
+	horses, owned := map[string][]string{}, map[string][]string{}
+	client := loadtest.NewClient(f.vus)
+	for _, t := range tenants {
+		// The users that own seeded horses, so that edits are theirs.
+		for _, u := range t.Users[:loadtest.SeedOwners] {
+			owned[u.ID] = t.Owned[u.ID]
+			if err := logIn(ctx, client, f.url, login, u); err != nil {
+				return err
+			}
+			users = append(users, u)
+		}
+		horses[t.ID] = t.Horses
+	}
+	writeRoute, _ := loadtest.ParseRoute(f.write)
+	targets := []struct{ name, url string }{{"corral", f.url}}
+	if f.referenceURL != "" {
+		targets = append(targets, struct{ name, url string }{"reference", f.referenceURL})
+	}
+	fmt.Fprintf(stdout, "saturation: closed loop, %d VUs, %s per route and target (after %s warm-up), %d users\n",
+		f.vus, f.duration, f.warmup, len(users))
+	for _, route := range []loadtest.Route{loadtest.RouteItem, writeRoute} {
+		for _, tg := range targets {
+			opts := loadtest.Options{
+				BaseURL: tg.url, VUs: f.vus, Seed: f.seed, Client: loadtest.NewClient(f.vus),
+				NewScript: func(vu int, rng *rand.Rand) loadtest.Script {
+					return loadtest.NewSaturation(rng, route, users, vu*len(users)/f.vus, horses, owned)
+				},
+			}
+			if f.warmup > 0 {
+				opts.Duration = f.warmup
+				if _, err := loadtest.Run(ctx, opts); err != nil {
+					return err
+				}
+			}
+			opts.Duration = f.duration
+			before := loadtest.TakeCPU(pids)
+			res, err := loadtest.Run(ctx, opts)
+			if err != nil {
+				return err
+			}
+			cpu := loadtest.CPUBetween(before, loadtest.TakeCPU(pids))
+			st := res.Recorder.Summarize(res.Duration, 0, nil).Journey
+			rep.Saturation = append(rep.Saturation, SaturationRun{Target: tg.name, Route: route.String(), Stats: st, CPU: cpu})
+			fmt.Fprintf(stdout, "  %-9s %-20s %8.0f req/s  p50 %6.2f  p95 %6.2f  p99 %6.2f ms  errors %d  (generator %.2f cores, machine %.2f)\n",
+				tg.name, route, st.RPS, st.LatencyMS.P50, st.LatencyMS.P95, st.LatencyMS.P99, st.Errors, cpu.Generator, cpu.Machine)
+			if len(st.Reasons) > 0 {
+				fmt.Fprintf(stdout, "            errors: %v\n", st.Reasons)
+			}
+		}
+	}
+	if f.referenceURL == "" {
+		return nil
+	}
+	rep.Ratios = map[string]SaturationCmp{}
+	fmt.Fprintln(stdout, "\nCorral / reference (targets: throughput >= 0.80, p95 <= 1.25):")
+	for i := 0; i+1 < len(rep.Saturation); i += 2 {
+		c, r := rep.Saturation[i].Stats, rep.Saturation[i+1].Stats
+		cmp := SaturationCmp{Throughput: ratio(c.RPS, r.RPS), P95: ratio(c.LatencyMS.P95, r.LatencyMS.P95)}
+		cmp.Pass = cmp.Throughput >= 0.8 && cmp.P95 <= 1.25
+		rep.Ratios[rep.Saturation[i].Route] = cmp
+		fmt.Fprintf(stdout, "  %-20s throughput %.2f  p95 %.2f  %s\n", rep.Saturation[i].Route, cmp.Throughput, cmp.P95, passText(cmp.Pass))
+	}
+	return nil
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return math.Inf(1)
+	}
+	return math.Round(a/b*1000) / 1000
+}
+
+func passText(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+func printJourney(w io.Writer, rep *Report) {
+	sum := rep.Summary
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\t\trequests\treq/s\terrors\t429 (expected)\tp50 ms\tp95 ms\tp99 ms\tmax ms\t")
+	line := func(name string, st loadtest.Stats) {
+		fmt.Fprintf(tw, "%s\t\t%d\t%.1f\t%d\t%d\t%.2f\t%.2f\t%.2f\t%.1f\t\n", name, st.Requests, st.RPS, st.Errors, st.Expected429,
+			st.LatencyMS.P50, st.LatencyMS.P95, st.LatencyMS.P99, st.LatencyMS.Max)
+	}
+	line("journey (all but probe)", sum.Journey)
+	for _, c := range []loadtest.Class{loadtest.ClassRead, loadtest.ClassWrite, loadtest.ClassLogin, loadtest.ClassProbe} {
+		if st, ok := sum.Classes[c]; ok {
+			line("class "+string(c), st)
+		}
+	}
+	routes := make([]string, 0, len(sum.Routes))
+	for r := range sum.Routes {
+		routes = append(routes, r)
+	}
+	sort.Strings(routes)
+	for _, r := range routes {
+		line(r, sum.Routes[r])
+	}
+	_ = tw.Flush()
+	if len(sum.Journey.Reasons) > 0 {
+		fmt.Fprintf(w, "errors: %v\n", sum.Journey.Reasons)
+	}
+	if len(sum.Windows) > 0 {
+		fmt.Fprintln(w, "\nwindows (journey):")
+		for _, win := range sum.Windows {
+			mark := ""
+			if win.Bended {
+				mark = "  <- bends here"
+			}
+			fmt.Fprintf(w, "  %5.0f-%-5.0fs  VUs %5d  %7.1f req/s  p50 %7.2f  p95 %7.2f ms  errors %.3f%%%s\n", win.From, win.To, win.VUs,
+				win.Stats.RPS, win.Stats.LatencyMS.P50, win.Stats.LatencyMS.P95, win.Stats.ErrorRate*100, mark)
+		}
+	}
+	if rep.Scenario == "phase2" {
+		if rep.Knee != nil {
+			fmt.Fprintf(w, "knee: at %.0f-%.0f s with %d VUs (last window before it: %d VUs)\n", rep.Knee.From, rep.Knee.To, rep.Knee.VUs, rep.MaxVUs)
+		} else {
+			fmt.Fprintf(w, "knee: none up to %d VUs\n", rep.MaxVUs)
+		}
+	}
+	fmt.Fprintln(w, "\nthresholds:")
+	for _, t := range rep.Thresholds {
+		fmt.Fprintf(w, "  %-11s %-22s %10.3f  %s\n", t.Set, t.Bar, t.Value, passText(t.Pass))
+	}
+	if c := rep.CPU; c != nil {
+		fmt.Fprintf(w, "cpu: generator %.2f cores (%.0f%% of %d), machine %.2f cores", c.Generator, c.GeneratorShare*100, c.Cores, c.Machine)
+		for label, v := range c.Processes {
+			fmt.Fprintf(w, ", %s %.2f", label, v)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func writeJSON(path string, v any) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return errors.Join(os.WriteFile(path, append(b, '\n'), 0o644))
+}
