@@ -48,7 +48,7 @@ func main() {
 
 type flags struct {
 	url, scenario, login, password, loginPath, ownerURL, out, referenceURL, write, pids string
-	vus, usersPerTenant                                                                int
+	vus, usersPerTenant                                                                 int
 	duration, warmup, window                                                            time.Duration
 	seed                                                                                uint64
 }
