@@ -60,6 +60,10 @@ func NewSigner(keys ...SigningKey) (*Signer, error) {
 	return &Signer{keys: append([]SigningKey(nil), keys...)}, nil
 }
 
+// Keys returns the signer's keys, the signing key first: MarshalKeyRingPEM turns them into JWT_SIGNING_KEYS
+// with the same kids.
+func (s *Signer) Keys() []SigningKey { return append([]SigningKey(nil), s.keys...) }
+
 // Sign returns a compact ES256 token carrying c, iat (now), exp (now + ttl) and a random jti, with the signing
 // key's kid in its header. It fails when ttl is not positive or signing fails.
 func (s *Signer) Sign(c Claims, ttl time.Duration) (string, error) {

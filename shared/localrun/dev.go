@@ -15,6 +15,7 @@ import (
 
 	"github.com/rocker-app/corral/shared/auth"
 	"github.com/rocker-app/corral/shared/postgres/schema"
+	"github.com/rocker-app/corral/shared/seal"
 )
 
 // Local development settings. The issuer names the local runner; the cursor secret is for local use only.
@@ -64,11 +65,12 @@ func DevSigner(dir string) (*auth.Signer, error) {
 }
 
 // DevEnv returns getenv with local defaults for what production must set explicitly: the token issuer,
-// audience and public key (the dev signer's), the cursor secret, the personal-data keys (published, dev
+// audience and signing keys (JWT_SIGNING_KEYS: the dev signer's key under DevKID, so that every function
+// issues real tokens and trusts them, and `make token` tokens too), the cursor secret, the personal-data keys (published, dev
 // only), and DATABASE_MAINTENANCE_URL (DATABASE_URL with the user corral_maint, which Prepare lets log in).
 // Variables already set win.
 func DevEnv(getenv func(string) string, signer *auth.Signer) (func(string) string, error) {
-	jwks, err := signer.JWKS()
+	keys, err := auth.MarshalKeyRingPEM(signer.Keys()...)
 	if err != nil {
 		return nil, err
 	}
@@ -78,10 +80,10 @@ func DevEnv(getenv func(string) string, signer *auth.Signer) (func(string) strin
 		maintURL = u.String()
 	}
 	defaults := map[string]string{
-		"JWT_ISSUER":     DevIssuer,
-		"JWT_AUDIENCE":   DevAudience,
-		"JWT_PUBLIC_KEY": string(jwks),
-		"CURSOR_SECRET":  devCursorSecret,
+		"JWT_ISSUER":       DevIssuer,
+		"JWT_AUDIENCE":     DevAudience,
+		"JWT_SIGNING_KEYS": string(keys),
+		"CURSOR_SECRET":    devCursorSecret,
 		// Personal data under the published development keys (PII_KEY_PROVIDER defaults to local).
 		"PII_LOCAL_KEYS":   devPIILocalKeys,
 		"BLIND_INDEX_KEYS": devBlindIndexKeys,
@@ -115,8 +117,9 @@ func FindSeedUser(email string) (SeedUser, bool) {
 }
 
 // Prepare makes the local database ready: migrations are applied, the application and maintenance roles
-// can log in (local trust auth only), and the demo data is seeded.
-func Prepare(ctx context.Context, ownerURL string) error {
+// can log in (local trust auth only), and the demo data is seeded, its personal data sealed with sealer and
+// indexed with index (the functions' own, from platform.Deps, so that they can read it).
+func Prepare(ctx context.Context, ownerURL string, sealer *seal.Sealer, index *seal.BlindIndex) error {
 	owner, err := pgxpool.New(ctx, ownerURL)
 	if err != nil {
 		return fmt.Errorf("localrun: %w", err)
@@ -130,5 +133,5 @@ func Prepare(ctx context.Context, ownerURL string) error {
 			return fmt.Errorf("localrun: let %s log in: %w", role, err)
 		}
 	}
-	return Seed(ctx, owner)
+	return Seed(ctx, owner, sealer, index)
 }
