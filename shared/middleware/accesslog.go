@@ -29,25 +29,39 @@ func AccessLog(base *slog.Logger, namespace string) Middleware {
 			start := time.Now()
 			cold := !served.Swap(true)
 			st := stateFrom(r.Context())
-			reqID := ""
+			var rw *recorder
 			if st != nil {
-				reqID = st.requestID
+				st.log.SetBase(base)
+				st.log.Add(slog.String("request_id", st.requestID))
+				st.rec = recorder{ResponseWriter: w}
+				rw = &st.rec
+				next.ServeHTTP(rw, r)
+			} else { // outside RequestID: a logger and a recorder of its own
+				rw = &recorder{ResponseWriter: w}
+				next.ServeHTTP(rw, r.WithContext(logging.WithLogger(r.Context(), base)))
 			}
-			l := base.With(slog.String("request_id", reqID))
-			rw := &recorder{ResponseWriter: w}
-			next.ServeHTTP(rw, r.WithContext(logging.WithLogger(r.Context(), l)))
 
 			if rw.status == 0 {
 				rw.status = http.StatusOK
 			}
 			latency := time.Since(start)
-			attrs := make([]slog.Attr, 0, 20)
-			emf := make([]byte, 0, len(emfPrefix)+len(emfSuffix)+16)
-			emf = append(emf, emfPrefix...)
-			emf = strconv.AppendInt(emf, start.UnixMilli(), 10)
-			emf = append(emf, emfSuffix...)
-			attrs = append(attrs,
-				slog.Any("_aws", rawJSON(emf)),
+			var emf *emfRecord
+			if st != nil {
+				emf = &st.emf
+			} else {
+				emf = new(emfRecord)
+			}
+			emf.b = append(emf.buf[:0], emfPrefix...)
+			emf.b = strconv.AppendInt(emf.b, start.UnixMilli(), 10)
+			emf.b = append(emf.b, emfSuffix...)
+			reqID := ""
+			limited, degraded, replayed := false, false, false
+			if st != nil {
+				reqID = st.requestID
+				limited, degraded, replayed = st.rateLimited, st.limitDegraded, st.replayed
+			}
+			attrs := [20]slog.Attr{
+				slog.Any("_aws", emf),
 				slog.String("request_id", reqID),
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
@@ -58,32 +72,39 @@ func AccessLog(base *slog.Logger, namespace string) Middleware {
 				slog.Int("Status4xx", b2i(rw.status >= 400 && rw.status < 500)),
 				slog.Int("Status5xx", b2i(rw.status >= 500)),
 				slog.Bool("cold_start", cold),
-			)
-			limited, degraded, replayed := false, false, false
+				slog.Int("RateLimited", b2i(limited)),
+				slog.Int("RateLimitFallback", b2i(degraded)),
+				slog.Int("IdempotentReplays", b2i(replayed)),
+			}
+			n := 14
 			if st != nil {
-				limited, degraded, replayed = st.rateLimited, st.limitDegraded, st.replayed
 				if st.route != "" {
-					attrs = append(attrs, slog.String("route", st.route))
+					attrs[n] = slog.String("route", st.route)
+					n++
 				}
 				if st.authenticated {
-					attrs = append(attrs, slog.String("tenant", st.principal.TenantID), slog.String("user", st.principal.UserID))
+					attrs[n], attrs[n+1] = slog.String("tenant", st.principal.TenantID), slog.String("user", st.principal.UserID)
+					n += 2
 				}
 			}
-			attrs = append(attrs, slog.Int("RateLimited", b2i(limited)), slog.Int("RateLimitFallback", b2i(degraded)),
-				slog.Int("IdempotentReplays", b2i(replayed)))
 			level := slog.LevelInfo
 			if rw.status >= 500 {
 				level = slog.LevelError
 			}
-			base.LogAttrs(r.Context(), level, "request", attrs...)
+			base.LogAttrs(r.Context(), level, "request", attrs[:n]...)
 		})
 	}
 }
 
-// rawJSON is already-encoded JSON that the slog JSON handler writes as is.
-type rawJSON []byte
+// emfRecord is the "_aws" member of an access line: already-encoded JSON that the slog JSON handler writes
+// as is. It lives in the request's state with room for the whole member, so building it allocates nothing.
+type emfRecord struct {
+	buf [768]byte
+	b   []byte
+}
 
-func (j rawJSON) MarshalJSON() ([]byte, error) { return j, nil }
+// MarshalJSON returns the encoded member.
+func (e *emfRecord) MarshalJSON() ([]byte, error) { return e.b, nil }
 
 func b2i(b bool) int {
 	if b {

@@ -59,9 +59,12 @@ func Authenticate(v TokenVerifier, o AuthOptions) Middleware {
 			ctx := auth.WithPrincipal(r.Context(), p)
 			if st := stateFrom(ctx); st != nil {
 				st.principal, st.authenticated = p, true
+				st.log.Add(slog.String("tenant", p.TenantID), slog.String("user", p.UserID))
+			} else {
+				l := logging.FromContext(ctx).With(slog.String("tenant", p.TenantID), slog.String("user", p.UserID))
+				ctx = logging.WithLogger(ctx, l)
 			}
-			l := logging.FromContext(ctx).With(slog.String("tenant", p.TenantID), slog.String("user", p.UserID))
-			next.ServeHTTP(w, r.WithContext(logging.WithLogger(ctx, l)))
+			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
 }

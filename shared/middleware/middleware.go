@@ -12,6 +12,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
 	"github.com/rocker-app/corral/shared/auth"
+	"github.com/rocker-app/corral/shared/logging"
 )
 
 // Middleware wraps a handler.
@@ -27,8 +28,9 @@ func Chain(ms ...Middleware) Middleware {
 	}
 }
 
-// state is what inner middleware learn about a request and the access log reports after it: one pointer
-// per request, placed in the context by RequestID.
+// state is what inner middleware learn about a request and the access log reports after it: one
+// allocation per request, placed in the context by RequestID, that also holds the request's lazily built
+// logger and the access log's response recorder.
 type state struct {
 	requestID     string
 	principal     auth.Principal
@@ -37,6 +39,10 @@ type state struct {
 	rateLimited   bool
 	limitDegraded bool // decided by the in-process fallback because Redis was unreachable
 	replayed      bool
+
+	log logging.Scope // the request's logger (logging.FromContext), built only if something logs
+	rec recorder      // AccessLog's view of the response
+	emf emfRecord     // AccessLog's embedded-metric header
 }
 
 type stateKey struct{}

@@ -3,7 +3,6 @@ package ratelimit
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -23,23 +22,47 @@ const (
 // The quota q is the effective burst and the window w the seconds the limiter takes to refill it
 // (Burst × Period / Rate, rounded up), so q/w is the policy's sustained rate; when Burst equals Rate, w is
 // the Period. Seconds are whole and rounded up, so a client that waits t or Retry-After is never early.
-// SetHeaders replaces earlier values of these fields and cannot fail. For an ErrUnavailable decision it
+// For a decision spent from a lease, r and t are as Redis reported them at the grant, less the leased
+// tokens since spent: exact while this instance is the key's only client, otherwise high by what other
+// instances spent since. SetHeaders replaces earlier values of these fields and cannot fail. For an ErrUnavailable decision it
 // reports a quota of zero remaining and the Retry-After to send with the 503.
 func SetHeaders(h http.Header, d Decision) {
 	p := d.Policy.effective()
-	name := sfString(p.Name)
 	var window time.Duration
 	if p.Rate > 0 {
 		window = p.emission() * time.Duration(p.Burst)
 	}
-	h.Set(HeaderPolicy, name+";q="+strconv.Itoa(p.Burst)+";w="+strconv.FormatInt(max(ceilSeconds(window), 1), 10))
-	h.Set(HeaderRateLimit, name+";r="+strconv.Itoa(max(d.Remaining, 0))+";t="+strconv.FormatInt(ceilSeconds(d.ResetAfter), 10))
+	// Both values in one buffer and one string, both slices in one allocation.
+	var arr [160]byte
+	b := appendSFString(arr[:0], p.Name)
+	b = append(b, ";q="...)
+	b = strconv.AppendInt(b, int64(p.Burst), 10)
+	b = append(b, ";w="...)
+	b = strconv.AppendInt(b, max(ceilSeconds(window), 1), 10)
+	split := len(b)
+	b = appendSFString(b, p.Name)
+	b = append(b, ";r="...)
+	b = strconv.AppendInt(b, int64(max(d.Remaining, 0)), 10)
+	b = append(b, ";t="...)
+	b = strconv.AppendInt(b, ceilSeconds(d.ResetAfter), 10)
+	both := string(b)
+	vals := make([]string, 2)
+	vals[0], vals[1] = both[:split], both[split:]
+	h[canonicalPolicy] = vals[0:1:1]
+	h[canonicalRateLimit] = vals[1:2:2]
 	if d.Allowed {
-		h.Del(HeaderRetryAfter)
+		delete(h, canonicalRetryAfter)
 		return
 	}
-	h.Set(HeaderRetryAfter, strconv.FormatInt(max(ceilSeconds(d.RetryAfter), 1), 10))
+	h[canonicalRetryAfter] = []string{strconv.FormatInt(max(ceilSeconds(d.RetryAfter), 1), 10)}
 }
+
+// The header names as http.Header keys them, so that SetHeaders need not canonicalise on every call.
+var (
+	canonicalPolicy     = http.CanonicalHeaderKey(HeaderPolicy)
+	canonicalRateLimit  = http.CanonicalHeaderKey(HeaderRateLimit)
+	canonicalRetryAfter = http.CanonicalHeaderKey(HeaderRetryAfter)
+)
 
 // ceilSeconds rounds d up to whole seconds; negative durations count as zero.
 func ceilSeconds(d time.Duration) int64 {
@@ -53,25 +76,21 @@ func ceilSeconds(d time.Duration) int64 {
 	return s
 }
 
-// sfString encodes s as a structured-field String (RFC 9651 section 3.3.3): quoted, with backslash and
-// double quote escaped. Policy names are validated to need no escaping; this keeps the output well formed
-// regardless.
-func sfString(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('"')
+// appendSFString appends s as a structured-field String (RFC 9651 section 3.3.3): quoted, with backslash
+// and double quote escaped. Policy names are validated to need no escaping; this keeps the output well
+// formed regardless.
+func appendSFString(b []byte, s string) []byte {
+	b = append(b, '"')
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
+			b = append(b, '\\', c)
 		case c < 0x20 || c > 0x7e:
-			b.WriteByte('?') // not representable in an sf-string
+			b = append(b, '?') // not representable in an sf-string
 		default:
-			b.WriteByte(c)
+			b = append(b, c)
 		}
 	}
-	b.WriteByte('"')
-	return b.String()
+	return append(b, '"')
 }

@@ -106,8 +106,8 @@ func TestSFString(t *testing.T) {
 		{"", `""`},
 	}
 	for _, tt := range tests {
-		if got := sfString(tt.in); got != tt.want {
-			t.Errorf("sfString(%q) = %s, want %s", tt.in, got, tt.want)
+		if got := string(appendSFString(nil, tt.in)); got != tt.want {
+			t.Errorf("appendSFString(%q) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
 }
