@@ -18,6 +18,7 @@ func HTTP() map[string]platform.HTTPFunction {
 		"profiles":          Profiles,
 		"horses":            Horses,
 		"businesses":        Businesses,
+		"tenant":            Tenant,
 		"entity-lookup":     EntityLookup,
 		"webhook-endpoints": WebhookEndpoints,
 		"stripe-webhook":    StripeWebhook,

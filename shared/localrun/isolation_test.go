@@ -41,6 +41,14 @@ SELECT id, tenant_id, id, gen_random_uuid(), 'horse.created', '{}', 'dead' FROM 
 		t.Fatal(err)
 	}
 
+	// A pending invite of tenant A (the seed has none).
+	const inviteA = "a4000000-0000-4000-8000-000000000001"
+	if _, err := env.DB.Owner.Exec(context.Background(), `
+INSERT INTO tenant_invites (id, tenant_id, code_hash, role, created_by, expires_at)
+VALUES ($1, $2, sha256('sunrise-invite'::bytea), 'member', $3, now() + interval '7 days')`, inviteA, localrun.TenantA, localrun.OwnerA); err != nil {
+		t.Fatal(err)
+	}
+
 	// Tenant A's resource for each path parameter, by the route's first path segment.
 	idOf := map[string]string{
 		"horses/{id}":               localrun.HorseA,
@@ -48,6 +56,8 @@ SELECT id, tenant_id, id, gen_random_uuid(), 'horse.created', '{}', 'dead' FROM 
 		"profiles/{id}":             localrun.ProfileOwnerA,
 		"businesses/{id}/{user_id}": localrun.GroomA,
 		"webhooks/{id}/{id}":        webhookA,
+		"tenant/{id}/{user_id}":     localrun.MemberA,
+		"tenant/{id}/{id}":          inviteA,
 	}
 	// Bodies that would be valid for B's own resources, so that only tenancy can refuse them.
 	bodyFor := map[string]string{
@@ -58,12 +68,18 @@ SELECT id, tenant_id, id, gen_random_uuid(), 'horse.created', '{}', 'dead' FROM 
 		"POST /businesses/{id}/members": `{"user_id":"` + localrun.MemberB + `","role":"staff"}`,
 		"PATCH /me":                     `{"bio":"still B"}`,
 		"POST /webhooks/endpoints":      `{"url":"https://192.0.3.10/northwind","event_types":["horse.created"]}`,
+
+		// The tenant function: B renames itself, promotes A's member, invites.
+		"PATCH /tenant":                   `{"name":"Northwind Equestrian"}`,
+		"PATCH /tenant/members/{user_id}": `{"role":"moderator"}`,
+		"POST /tenant/invites":            `{"role":"member"}`,
 	}
 	queriesFor := map[string][]string{
 		"GET /entities/search": {"q=Midnight", "q=Sunrise", "q=Ada", "q=Copper&type=horse", "q=Gus"},
 	}
 	secretsOfA := []string{localrun.TenantA, localrun.OwnerA, localrun.MemberA, localrun.GroomA, localrun.HorseA,
-		localrun.HorseA2, localrun.BusinessA, localrun.ProfileOwnerA, "Midnight Star", "Copper Penny", "Sunrise", "Ada Sunrise", "Gus Groom", "sunrise-hooks"}
+		localrun.HorseA2, localrun.BusinessA, localrun.ProfileOwnerA, "Midnight Star", "Copper Penny", "Sunrise", "Ada Sunrise", "Gus Groom", "sunrise-hooks",
+		inviteA, "Ben Rider"}
 
 	checked := 0
 	for _, f := range tpl.Functions {
@@ -154,6 +170,21 @@ SELECT id, tenant_id, id, gen_random_uuid(), 'horse.created', '{}', 'dead' FROM 
 	}
 	if horses != 2 || hijacked != 0 || members != 2 {
 		t.Fatalf("tenant A after B's requests: horses %d (want 2), hijacked %d (want 0), business members %d (want 2)", horses, hijacked, members)
+	}
+	var tenantName, memberRole string
+	var memberships, pendingInvites int
+	err = env.DB.Owner.QueryRow(context.Background(), `
+		SELECT (SELECT name FROM tenants WHERE id = $1),
+		       (SELECT count(*) FROM memberships WHERE tenant_id = $1),
+		       (SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2),
+		       (SELECT count(*) FROM tenant_invites WHERE tenant_id = $1 AND revoked_at IS NULL)`,
+		localrun.TenantA, localrun.MemberA).Scan(&tenantName, &memberships, &memberRole, &pendingInvites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tenantName != "Sunrise Stables" || memberships != 3 || memberRole != "member" || pendingInvites != 1 {
+		t.Fatalf("tenant A after B's requests: name %q, %d members, Ben is %s, %d pending invites; want Sunrise Stables, 3, member, 1",
+			tenantName, memberships, memberRole, pendingInvites)
 	}
 }
 
