@@ -22,6 +22,7 @@ func HTTP() map[string]platform.HTTPFunction {
 		"entity-lookup":     EntityLookup,
 		"webhook-endpoints": WebhookEndpoints,
 		"stripe-webhook":    StripeWebhook,
+		"auth-keys":         AuthKeys,
 		"queues-admin":      QueuesAdmin,
 	}
 }

@@ -84,9 +84,10 @@ VALUES ($1, $2, sha256('sunrise-invite'::bytea), 'member', $3, now() + interval 
 	checked := 0
 	for _, f := range tpl.Functions {
 		for _, rt := range f.Routes {
-			// No tenant data behind these: health is public; stripe-webhook is public and authenticated by
-			// Stripe's signature instead of a token (shared/stripehook and shared/catalog test it).
-			if f.Name == "health" || f.Name == "stripe-webhook" {
+			// No tenant data behind these: health and auth-keys (the public JWKS) are public; stripe-webhook is
+			// public and authenticated by Stripe's signature instead of a token (shared/stripehook and
+			// shared/catalog test it).
+			if f.Name == "health" || f.Name == "auth-keys" || f.Name == "stripe-webhook" {
 				continue
 			}
 			// queues-admin is for platform administrators: a tenant's owner is refused every route.
