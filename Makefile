@@ -17,7 +17,7 @@ FUNCTIONS := $(patsubst functions/%/,%,$(wildcard functions/*/))
 # Packages for `make test`, e.g. make test PKGS=./shared/...
 PKGS ?= ./...
 
-.PHONY: help dev test lint vuln fmt build migrate-up migrate-down invoke token stop clean
+.PHONY: help dev test lint vuln fmt build migrate-up migrate-down invoke token stop clean load coldstart
 
 help: ## List the targets
 	@echo 'usage: make <target> [VAR=value]'
@@ -68,6 +68,12 @@ invoke: ## Invoke one function with an event: FN=entity-lookup EVENT=events/enti
 token: ## Print a local JWT: EMAIL=you@example.com
 	@test -n "$(EMAIL)" || { echo 'usage: make token EMAIL=<address>' >&2; exit 2; }
 	$(GO) run ./infra/local/token -email '$(EMAIL)'
+
+load: ## Load test: SCENARIO=phase1|phase2|saturation (VUS=, DURATION=, LOGIN=token|password, WRITE=create|edit)
+	bash infra/loadtest/load.sh
+
+coldstart: ## Cold starts of every function against a local Lambda Runtime API (RUNS=20, WARM=1000, FN=name)
+	$(WITH_ENV) $(GO) run ./infra/local/coldstart -runs '$(or $(RUNS),20)' -warm '$(or $(WARM),1000)' $(if $(FN),-fn '$(FN)')
 
 stop: ## Stop the services that migrate-up, migrate-down or invoke started
 	$(SERVICES) stop-started

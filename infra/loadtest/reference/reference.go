@@ -37,7 +37,8 @@ type Config struct {
 	Read, Write redis_rate.Limit
 }
 
-// Server serves GET /horses, GET /horses/{id}, POST /horses and PATCH /horses/{id}.
+// Server serves GET /horses, GET /horses/{id}, POST /horses and PATCH /horses/{id}, and GET /health
+// (unauthenticated, for start-up checks).
 type Server struct {
 	cfg     Config
 	limiter *redis_rate.Limiter
@@ -57,6 +58,7 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("GET /horses/{id}", s.wrap("horses.read", cfg.Read, s.get))
 	s.mux.HandleFunc("POST /horses", s.wrap("horses.write", cfg.Write, s.create))
 	s.mux.HandleFunc("PATCH /horses/{id}", s.wrap("horses.write", cfg.Write, s.update))
+	s.mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"status":"ok"}`)) })
 	return s
 }
 
