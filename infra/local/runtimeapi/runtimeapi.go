@@ -33,7 +33,9 @@ type FunctionError struct {
 	Message string `json:"errorMessage"`
 }
 
-func (e *FunctionError) Error() string { return "runtimeapi: function error " + e.Type + ": " + e.Message }
+func (e *FunctionError) Error() string {
+	return "runtimeapi: function error " + e.Type + ": " + e.Message
+}
 
 // Result is the outcome of one invocation.
 type Result struct {
