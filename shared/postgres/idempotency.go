@@ -30,12 +30,27 @@ func NewIdempotencyStore(db *DB) *IdempotencyStore { return &IdempotencyStore{db
 
 // beginSQL takes the lease in one statement: insert, or take over a record that expired or whose lease
 // ran out on an identical request; otherwise return the existing record.
+//
+// The record is read first (cur), and the INSERT runs only when no record stands in the way. So a replay,
+// a duplicate in flight and a mismatch are plain reads: they take no row lock, assign no transaction id
+// and commit without a WAL flush (INSERT ... ON CONFLICT DO UPDATE ... WHERE locks the conflicting row even
+// when the WHERE rejects the update). When cur is stale (the record changed after this statement's
+// snapshot), the INSERT's conflict handling decides on the latest row version, as before; if that neither
+// takes the lease nor finds a record in the snapshot, no row comes back and Begin looks again.
 const beginSQL = `
-WITH ins AS (
+WITH cur AS (
+    SELECT k.status, k.request_hash, k.response_status, k.response_headers, k.response_body,
+           k.expires_at > now() AND NOT (k.status = 'in_flight' AND k.lease_expires_at <= now() AND k.request_hash = $5)
+               AS blocks
+    FROM idempotency_keys k
+    WHERE k.key = $4 AND k.route = $3 AND k.user_id = $2 AND k.tenant_id IS NOT DISTINCT FROM nullif($1, '')::uuid
+),
+ins AS (
     INSERT INTO idempotency_keys AS k
         (tenant_id, user_id, route, key, request_hash, lease_token, lease_expires_at, status, expires_at)
-    VALUES (nullif($1, '')::uuid, $2, $3, $4, $5, $6::uuid, now() + make_interval(secs => $7::float8),
-            'in_flight', now() + make_interval(secs => $8::float8))
+    SELECT nullif($1, '')::uuid, $2, $3, $4, $5, $6::uuid, now() + make_interval(secs => $7::float8),
+           'in_flight', now() + make_interval(secs => $8::float8)
+    WHERE NOT EXISTS (SELECT 1 FROM cur WHERE cur.blocks)
     ON CONFLICT ON CONSTRAINT idempotency_keys_scope_key DO UPDATE
         SET request_hash = EXCLUDED.request_hash, lease_token = EXCLUDED.lease_token,
             lease_expires_at = EXCLUDED.lease_expires_at, status = 'in_flight', response_status = NULL,
@@ -46,10 +61,9 @@ WITH ins AS (
 )
 SELECT true, ''::text, ''::bytea, 0, NULL::jsonb, NULL::bytea FROM ins
 UNION ALL
-SELECT false, k.status, k.request_hash, coalesce(k.response_status, 0), k.response_headers, k.response_body
-FROM idempotency_keys k
-WHERE NOT EXISTS (SELECT 1 FROM ins)
-  AND k.key = $4 AND k.route = $3 AND k.user_id = $2 AND k.tenant_id IS NOT DISTINCT FROM nullif($1, '')::uuid`
+SELECT false, cur.status, cur.request_hash, coalesce(cur.response_status, 0), cur.response_headers, cur.response_body
+FROM cur
+WHERE NOT EXISTS (SELECT 1 FROM ins)`
 
 // Begin implements idempotency.Store.
 func (s *IdempotencyStore) Begin(ctx context.Context, k idempotency.Key, requestHash []byte, lease, ttl time.Duration) (idempotency.Outcome, error) {

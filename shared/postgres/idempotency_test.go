@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"testing"
+	"time"
 
 	"github.com/rocker-app/corral/shared/idempotency"
 	"github.com/rocker-app/corral/shared/idempotency/storetest"
@@ -30,6 +31,68 @@ func TestIdempotencyStore(t *testing.T) {
 		}
 		return postgres.NewIdempotencyStore(db.App), newKey
 	})
+}
+
+// A replay, a duplicate in flight and a mismatch are plain reads: they answer while another transaction
+// holds a lock on the record. (INSERT ... ON CONFLICT DO UPDATE ... WHERE locks the conflicting row even
+// when it updates nothing, so it would wait for that lock, and commit with a WAL flush.)
+func TestIdempotencyStoreReadsTakeNoLock(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	s := postgres.NewIdempotencyStore(db.App)
+	ctx := context.Background()
+	var tenant string
+	if err := db.Owner.QueryRow(ctx, `INSERT INTO tenants (name, slug) VALUES ('t', 'locks') RETURNING id::text`).Scan(&tenant); err != nil {
+		t.Fatal(err)
+	}
+	key := func(k string) idempotency.Key {
+		return idempotency.Key{TenantID: tenant, UserID: "a0000000-0000-4000-8000-000000000001", Route: "POST /horses", Key: k}
+	}
+	hash, other := []byte("request-a"), []byte("request-b")
+	done, running := key("done"), key("running")
+	out, err := s.Begin(ctx, done, hash, time.Minute, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(ctx, done, out.Lease, idempotency.Record{Status: 201, Body: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Begin(ctx, running, hash, time.Minute, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+
+	tx, err := db.Owner.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM idempotency_keys WHERE key IN ('done', 'running') FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		k    idempotency.Key
+		hash []byte
+		want func(idempotency.Outcome) bool
+	}{
+		{"replay", done, hash, func(o idempotency.Outcome) bool { return o.Completed != nil && o.Completed.Status == 201 }},
+		{"in flight", running, hash, func(o idempotency.Outcome) bool { return o.InFlight }},
+		{"mismatch", done, other, func(o idempotency.Outcome) bool { return o.Mismatch }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			out, err := s.Begin(ctx, tt.k, tt.hash, time.Minute, time.Hour)
+			if err != nil {
+				t.Fatalf("Begin while the row is locked: %v", err)
+			}
+			if !tt.want(out) {
+				t.Errorf("Begin = %+v", out)
+			}
+		})
+	}
 }
 
 func randomKey(t testing.TB) string {
