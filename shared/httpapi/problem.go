@@ -56,8 +56,10 @@ func WriteJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 		WriteError(w, r, Internal(err))
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	vals := make([]string, 2) // one allocation for both header values
+	vals[0], vals[1] = "application/json", strconv.Itoa(buf.Len())
+	h := w.Header()
+	h["Content-Type"], h["Content-Length"] = vals[0:1:1], vals[1:2:2]
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
@@ -69,9 +71,10 @@ func writeBody(w http.ResponseWriter, status int, contentType string, v any) {
 		status = http.StatusInternalServerError
 	}
 	b = append(b, '\n')
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.Header().Set("Cache-Control", "no-store")
+	vals := make([]string, 3) // one allocation for the three header values
+	vals[0], vals[1], vals[2] = contentType, strconv.Itoa(len(b)), "no-store"
+	h := w.Header()
+	h["Content-Type"], h["Content-Length"], h["Cache-Control"] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
