@@ -40,7 +40,9 @@ func (c *Cursors) Encode(v any) (string, error) {
 // Decode reads a cursor made by Encode into v. A cursor that was altered (even to another spelling of the
 // same bytes), truncated, or made with another key is a CodeInvalid *Error naming the cursor parameter.
 func (c *Cursors) Decode(s string, v any) error {
-	bad := func() *Error { return Invalid(FieldProblem{Field: "cursor", Reason: "is not a cursor this API issued"}) }
+	bad := func() *Error {
+		return Invalid(FieldProblem{Field: "cursor", Reason: "is not a cursor this API issued"})
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(raw) <= tagLen {
 		return bad()
