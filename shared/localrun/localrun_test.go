@@ -39,7 +39,7 @@ func repoTemplate(t testing.TB) (*samtemplate.Template, string) {
 func seeded(t *testing.T) *platformtest.Env {
 	t.Helper()
 	env := platformtest.New(t)
-	if err := localrun.Seed(context.Background(), env.DB.Owner); err != nil {
+	if err := localrun.Seed(context.Background(), env.DB.Owner, env.Deps.Sealer, env.Deps.BlindIndex); err != nil {
 		t.Fatal(err)
 	}
 	return env

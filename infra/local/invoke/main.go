@@ -65,9 +65,6 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if ownerURL == "" {
 		ownerURL = localrun.DefaultOwnerURL
 	}
-	if err := localrun.Prepare(ctx, ownerURL); err != nil {
-		return err
-	}
 	cfg, err := config.Load(env)
 	if err != nil {
 		return err
@@ -79,6 +76,10 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return err
 	}
 	defer deps.Close()
+	// The seed seals its personal data with the functions' own keys (NewDeps makes no connection).
+	if err := localrun.Prepare(ctx, ownerURL, deps.Sealer, deps.BlindIndex); err != nil {
+		return err
+	}
 	token := ""
 	if *email != "" {
 		u, ok := localrun.FindSeedUser(*email)

@@ -50,9 +50,6 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if ownerURL == "" {
 		ownerURL = localrun.DefaultOwnerURL
 	}
-	if err := localrun.Prepare(ctx, ownerURL); err != nil {
-		return err
-	}
 	cfg, err := config.Load(env)
 	if err != nil {
 		return err
@@ -64,6 +61,10 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	defer deps.Close()
+	// The seed seals its personal data with the functions' own keys (NewDeps makes no connection).
+	if err := localrun.Prepare(ctx, ownerURL, deps.Sealer, deps.BlindIndex); err != nil {
+		return err
+	}
 	tpl, err := samtemplate.Load(tplPath)
 	if err != nil {
 		return err
