@@ -26,7 +26,7 @@ func Tenant(d *platform.Deps) []platform.Route {
 		{Pattern: "PATCH /tenant/members/{user_id}", Handler: tenant.ChangeRole(s), Policy: write, Idempotency: platform.IdempotencyOptional},
 		{Pattern: "DELETE /tenant/members/{user_id}", Handler: tenant.RemoveMember(s), Policy: write, Idempotency: platform.IdempotencyOptional},
 		{Pattern: "GET /tenant/invites", Handler: tenant.Invites(s, d.Cursors), Policy: read},
-		{Pattern: "POST /tenant/invites", Handler: tenant.CreateInvite(s), Policy: write, Idempotency: platform.IdempotencyNone},
+		{Pattern: "POST /tenant/invites", Handler: tenant.CreateInvite(s, d.BlindIndex), Policy: write, Idempotency: platform.IdempotencyNone},
 		{Pattern: "DELETE /tenant/invites/{id}", Handler: tenant.RevokeInvite(s), Policy: write, Idempotency: platform.IdempotencyOptional},
 	}
 }

@@ -36,10 +36,11 @@ type tenantMembersPage struct {
 }
 
 type inviteBody struct {
-	ID        string  `json:"id"`
-	Role      string  `json:"role"`
-	CreatedBy *string `json:"created_by"`
-	Code      string  `json:"code"`
+	ID              string  `json:"id"`
+	Role            string  `json:"role"`
+	CreatedBy       *string `json:"created_by"`
+	EmailRestricted bool    `json:"email_restricted"`
+	Code            string  `json:"code"`
 }
 
 // tenantFixture is the tenant function over its real dependencies: tenant A has an owner, an admin and a
@@ -277,7 +278,7 @@ func TestTenantInvites(t *testing.T) {
 	if got, want := res.Header.Get("Location"), "/tenant/invites/"+inv.ID; got != want {
 		t.Errorf("Location = %q, want %q", got, want)
 	}
-	if inv.Role != "moderator" || inv.CreatedBy == nil || *inv.CreatedBy != f.adminA.userID {
+	if inv.Role != "moderator" || inv.CreatedBy == nil || *inv.CreatedBy != f.adminA.userID || inv.EmailRestricted {
 		t.Errorf("invite = %+v", inv)
 	}
 	// inv_ and 32 random bytes in unpadded base64url: 4 + 43 characters.
@@ -318,8 +319,39 @@ SELECT (SELECT count(*) FROM idempotency_keys WHERE position(convert_to($1, 'UTF
 		t.Errorf("GET /tenant/invites = %s", res.Body)
 	}
 
-	for _, body := range []string{`{"role":"owner"}`, `{"role":"member","expires_in_hours":0}`, `{"role":"member","expires_in_hours":721}`, `{"role":"member","email":"x@example.test"}`} {
-		f.do(t, f.ownerA, "POST", "/tenant/invites", body).Problem(t, http.StatusBadRequest)
+	for _, tt := range []struct{ body, field string }{
+		{`{"role":"owner"}`, "role"},
+		{`{"role":"member","expires_in_hours":0}`, "expires_in_hours"},
+		{`{"role":"member","expires_in_hours":721}`, "expires_in_hours"},
+		{`{"role":"member","email":"Rider <rider@example.test>"}`, "email"},
+		{`{"role":"member","code":"inv_mine"}`, "code"},
+	} {
+		p := f.do(t, f.ownerA, "POST", "/tenant/invites", tt.body).Problem(t, http.StatusBadRequest)
+		if diff := cmp.Diff([]string{tt.field}, fieldsOf(p)); diff != "" {
+			t.Errorf("%s: problem fields (-want +got):\n%s", tt.body, diff)
+		}
+	}
+
+	// An invite for one email address stores the address's blind index only.
+	res = f.do(t, f.ownerA, "POST", "/tenant/invites", `{"role":"member","email":" Rider@Example.test "}`)
+	var restricted inviteBody
+	res.JSON(t, &restricted)
+	if res.Status != http.StatusCreated || !restricted.EmailRestricted {
+		t.Fatalf("restricted invite: status %d: %s", res.Status, res.Body)
+	}
+	var bidx []byte
+	if err := f.env.DB.Owner.QueryRow(ctx, `SELECT email_bidx FROM tenant_invites WHERE id = $1`, restricted.ID).Scan(&bidx); err != nil {
+		t.Fatal(err)
+	}
+	if want := f.env.Deps.BlindIndex.Index("rider@example.test"); !bytes.Equal(bidx, want) {
+		t.Errorf("email_bidx = %x, want the blind index of rider@example.test, %x", bidx, want)
+	}
+	var mentions int
+	if err := f.env.DB.Owner.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE detail::text ILIKE '%rider@%'`).Scan(&mentions); err != nil || mentions != 0 {
+		t.Errorf("the audit log names the email %d times (%v)", mentions, err)
+	}
+	if res := f.do(t, f.ownerA, "DELETE", "/tenant/invites/"+restricted.ID, ""); res.Status != http.StatusNoContent {
+		t.Fatalf("revoke the restricted invite: status %d: %s", res.Status, res.Body)
 	}
 
 	// Tenant B can neither see nor revoke it.

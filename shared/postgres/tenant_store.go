@@ -263,28 +263,28 @@ func (s *TenantStore) RemoveMember(ctx context.Context, a tenant.Actor, userID s
 }
 
 // inviteColumns is every column of an Invite, in the order inviteDest reads them.
-const inviteColumns = `id, role, created_by, created_at, expires_at`
+const inviteColumns = `id, role, email_bidx IS NOT NULL, created_by, created_at, expires_at`
 
 func inviteDest(i *tenant.Invite) []any {
-	return []any{&i.ID, &i.Role, &i.CreatedBy, &i.CreatedAt, &i.ExpiresAt}
+	return []any{&i.ID, &i.Role, &i.EmailRestricted, &i.CreatedBy, &i.CreatedAt, &i.ExpiresAt}
 }
 
 // CreateInvite implements tenant.Store.
 func (s *TenantStore) CreateInvite(ctx context.Context, a tenant.Actor, in tenant.NewInvite) (tenant.Invite, error) {
 	const insert = `
-INSERT INTO tenant_invites (tenant_id, code_hash, role, created_by, expires_at)
-VALUES ($1, $2, $3, $4, now() + $5 * interval '1 microsecond')
+INSERT INTO tenant_invites (tenant_id, code_hash, role, email_bidx, created_by, expires_at)
+VALUES ($1, $2, $3, $4, $5, now() + $6 * interval '1 microsecond')
 RETURNING ` + inviteColumns
 	var inv tenant.Invite
 	err := s.db.InTx(ctx, a.Principal, func(tx pgx.Tx) error {
 		if _, err := lockAndAuthorize(ctx, tx, a.Principal, managers...); err != nil {
 			return err
 		}
-		err := tx.QueryRow(ctx, insert, a.TenantID, in.CodeHash, in.Role, a.UserID, in.TTL.Microseconds()).Scan(inviteDest(&inv)...)
+		err := tx.QueryRow(ctx, insert, a.TenantID, in.CodeHash, in.Role, in.EmailIndex, a.UserID, in.TTL.Microseconds()).Scan(inviteDest(&inv)...)
 		if err != nil {
 			return fmt.Errorf("tenant store: create invite: %w", err)
 		}
-		return recordAudit(ctx, tx, a, AuditInviteCreated, map[string]any{"invite_id": inv.ID, "role": inv.Role, "expires_at": inv.ExpiresAt})
+		return recordAudit(ctx, tx, a, AuditInviteCreated, map[string]any{"invite_id": inv.ID, "role": inv.Role, "email_restricted": inv.EmailRestricted, "expires_at": inv.ExpiresAt})
 	})
 	if err != nil {
 		return tenant.Invite{}, err

@@ -510,8 +510,17 @@ func TestTenantStoreInvites(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateInvite: %v", err)
 	}
-	if inv.Role != auth.RoleAdmin || inv.CreatedBy == nil || *inv.CreatedBy != admin.UserID {
-		t.Errorf("invite = %+v, want role admin created by the admin", inv)
+	if inv.Role != auth.RoleAdmin || inv.CreatedBy == nil || *inv.CreatedBy != admin.UserID || inv.EmailRestricted {
+		t.Errorf("invite = %+v, want role admin, for anyone, created by the admin", inv)
+	}
+	bidx := bytes.Repeat([]byte{7}, 35)
+	restricted, err := s.CreateInvite(ctx, admin, tenant.NewInvite{Role: auth.RoleMember, CodeHash: make([]byte, 32), EmailIndex: bidx, TTL: time.Hour})
+	if err != nil || !restricted.EmailRestricted {
+		t.Fatalf("CreateInvite with an email index: %+v, %v", restricted, err)
+	}
+	var storedIndex []byte
+	if err := db.Owner.QueryRow(ctx, `DELETE FROM tenant_invites WHERE id = $1 RETURNING email_bidx`, restricted.ID).Scan(&storedIndex); err != nil || !bytes.Equal(storedIndex, bidx) {
+		t.Errorf("stored email_bidx = %x (%v), want %x", storedIndex, err, bidx)
 	}
 	if d := inv.ExpiresAt.Sub(inv.CreatedAt); d != 48*time.Hour {
 		t.Errorf("invite valid for %v, want 48h", d)
@@ -581,8 +590,8 @@ func TestTenantStoreInvites(t *testing.T) {
 		t.Errorf("revoke an accepted invite: err = %v, want ErrInviteAccepted", err)
 	}
 	var invites int
-	if err := db.Owner.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE tenant_id = $1 AND kind IN ('tenant.invite_created', 'tenant.invite_revoked')`, w.tenantA).Scan(&invites); err != nil || invites != 2 {
-		t.Errorf("invite audit events = %d (%v), want 2", invites, err)
+	if err := db.Owner.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE tenant_id = $1 AND kind IN ('tenant.invite_created', 'tenant.invite_revoked')`, w.tenantA).Scan(&invites); err != nil || invites != 3 {
+		t.Errorf("invite audit events = %d (%v), want 3 (two created, one revoked)", invites, err)
 	}
 }
 

@@ -1,14 +1,12 @@
 package tenant
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"net/http"
 
 	"github.com/rocker-app/corral/shared/httpapi"
 	"github.com/rocker-app/corral/shared/middleware"
+	"github.com/rocker-app/corral/shared/opaque"
 )
 
 // MaxBodyBytes bounds a request body.
@@ -115,9 +113,10 @@ func RemoveMember(s Store) http.Handler {
 }
 
 // CreateInvite serves POST /tenant/invites: 201 with the invite and its code, which no later response
-// shows again (only its SHA-256 digest is stored). The response is not cacheable, and the route must not
-// keep responses for replay (no Idempotency-Key): a stored response would hold the code.
-func CreateInvite(s Store) http.Handler {
+// shows again (only its SHA-256 digest is stored). An email in the request is stored only as its blind
+// index under index. The response is not cacheable, and the route must not keep responses for replay (no
+// Idempotency-Key): a stored response would hold the code.
+func CreateInvite(s Store, index EmailIndex) http.Handler {
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		a, err := actor(r)
 		if err != nil {
@@ -127,11 +126,12 @@ func CreateInvite(s Store) http.Handler {
 		if err != nil {
 			return err
 		}
-		code, hash, err := newInviteCode()
-		if err != nil {
-			return httpapi.Internal(err)
+		code, hash := opaque.New(InviteCodePrefix)
+		n := NewInvite{Role: in.Role, CodeHash: hash, TTL: in.TTL()}
+		if in.Email != nil {
+			n.EmailIndex = index.Index(*in.Email)
 		}
-		inv, err := s.CreateInvite(r.Context(), a, NewInvite{Role: in.Role, CodeHash: hash, TTL: in.TTL()})
+		inv, err := s.CreateInvite(r.Context(), a, n)
 		if err != nil {
 			return storeError(err)
 		}
@@ -181,29 +181,9 @@ func RevokeInvite(s Store) http.Handler {
 	})
 }
 
-// InviteCodePrefix starts every invite code, so a code is recognisable where it is pasted or leaked.
+// InviteCodePrefix starts every invite code (opaque.New), so a code is recognisable where it is pasted or
+// leaked. Signup finds an invite by opaque.Hash of the whole code.
 const InviteCodePrefix = "inv_"
-
-// inviteCodeBytes is the randomness of an invite code: 256 bits.
-const inviteCodeBytes = 32
-
-// newInviteCode returns a new invite code (InviteCodePrefix and 32 random bytes in unpadded base64url) and
-// its digest as stored, HashInviteCode(code). It fails only when the system's randomness does.
-func newInviteCode() (code string, hash []byte, err error) {
-	b := make([]byte, inviteCodeBytes)
-	if _, err := rand.Read(b); err != nil {
-		return "", nil, err
-	}
-	code = InviteCodePrefix + base64.RawURLEncoding.EncodeToString(b)
-	return code, HashInviteCode(code), nil
-}
-
-// HashInviteCode returns the SHA-256 digest of code, the form tenant_invites.code_hash stores and signup
-// looks an invite up by. A code is high-entropy random, so a fast unkeyed hash is enough.
-func HashInviteCode(code string) []byte {
-	sum := sha256.Sum256([]byte(code))
-	return sum[:]
-}
 
 // actor returns the authenticated caller with the request's origin, for the audit log.
 func actor(r *http.Request) (Actor, error) {

@@ -1,6 +1,7 @@
 package tenant
 
 import (
+	"net/mail"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,22 +51,44 @@ func (c *ChangeRoleRequest) Validate() []httpapi.FieldProblem {
 	return nil
 }
 
-// InviteRequest is the body of POST /tenant/invites. ExpiresInHours defaults to DefaultInviteHours.
+// InviteRequest is the body of POST /tenant/invites. Email, when given, restricts the invite to that
+// address (compared case-insensitively at signup). ExpiresInHours defaults to DefaultInviteHours.
 type InviteRequest struct {
-	Role           string `json:"role"`
-	ExpiresInHours *int   `json:"expires_in_hours"`
+	Role           string  `json:"role"`
+	Email          *string `json:"email"`
+	ExpiresInHours *int    `json:"expires_in_hours"`
 }
 
-// Validate implements httpapi.Validator.
+// MaxEmailLen is the longest email address an invite may name (RFC 5321's path limit).
+const MaxEmailLen = 254
+
+// Validate implements httpapi.Validator; it trims the email.
 func (in *InviteRequest) Validate() []httpapi.FieldProblem {
 	var problems []httpapi.FieldProblem
 	if !slices.Contains(InviteRoles(), in.Role) {
 		problems = append(problems, httpapi.FieldProblem{Field: "role", Reason: "must be one of " + strings.Join(InviteRoles(), ", ")})
 	}
+	if in.Email != nil {
+		e := strings.TrimSpace(*in.Email)
+		in.Email = &e
+		if !validEmail(e) {
+			problems = append(problems, httpapi.FieldProblem{Field: "email", Reason: "must be an email address of at most " + strconv.Itoa(MaxEmailLen) + " characters"})
+		}
+	}
 	if h := in.ExpiresInHours; h != nil && (*h < 1 || *h > MaxInviteHours) {
 		problems = append(problems, httpapi.FieldProblem{Field: "expires_in_hours", Reason: "must be a whole number from 1 to " + strconv.Itoa(MaxInviteHours)})
 	}
 	return problems
+}
+
+// validEmail reports whether s is a bare address (no display name, no angle brackets) that net/mail
+// accepts, of at most MaxEmailLen bytes.
+func validEmail(s string) bool {
+	if s == "" || len(s) > MaxEmailLen {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && a.Name == ""
 }
 
 // TTL returns how long the invite stays valid: ExpiresInHours, or DefaultInviteHours when absent.

@@ -52,13 +52,15 @@ type Member struct {
 }
 
 // Invite is a pending invitation as the API shows it. Its code is never stored, only a digest of it, so
-// only the response that creates the invite carries it (CreatedInvite).
+// only the response that creates the invite carries it (CreatedInvite). EmailRestricted says that only
+// one email address may accept it; the address itself is not stored, only its blind index.
 type Invite struct {
-	ID        string    `json:"id"`
-	Role      string    `json:"role"`
-	CreatedBy *string   `json:"created_by"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
+	ID              string    `json:"id"`
+	Role            string    `json:"role"`
+	EmailRestricted bool      `json:"email_restricted"`
+	CreatedBy       *string   `json:"created_by"`
+	CreatedAt       time.Time `json:"created_at"`
+	ExpiresAt       time.Time `json:"expires_at"`
 }
 
 // CreatedInvite is the answer to POST /tenant/invites: the invite and, this once, its code.
@@ -67,12 +69,19 @@ type CreatedInvite struct {
 	Code string `json:"code"`
 }
 
-// NewInvite is what Store.CreateInvite writes: the role, the SHA-256 digest of the code, and how long the
-// invite stays valid from now.
+// NewInvite is what Store.CreateInvite writes: the role, the SHA-256 digest of the code, the blind index
+// of the one email address that may accept it (nil for anyone), and how long it stays valid from now.
 type NewInvite struct {
-	Role     string
-	CodeHash []byte
-	TTL      time.Duration
+	Role       string
+	CodeHash   []byte
+	EmailIndex []byte
+	TTL        time.Duration
+}
+
+// EmailIndex computes the keyed blind index an email address is looked up by; *seal.BlindIndex
+// implements it. Signup compares an invite's index with the index of the email signing up.
+type EmailIndex interface {
+	Index(email string) []byte
 }
 
 // Position is a place in a listing ordered by (created_at DESC, id DESC): the last row served. For
