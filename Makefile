@@ -17,7 +17,12 @@ FUNCTIONS := $(patsubst functions/%/,%,$(wildcard functions/*/))
 # Packages for `make test`, e.g. make test PKGS=./shared/...
 PKGS ?= ./...
 
-.PHONY: help dev test lint vuln fmt build migrate-up migrate-down invoke token stop clean load coldstart
+# `make bench`: the middleware pieces (JWT, rate limit, idempotency, problems, cursors, the whole chain).
+BENCH ?= Verify|Allow|Cursor|WriteError|Chain|Idempotency
+BENCH_COUNT ?= 6
+BENCH_PKGS ?= ./shared/auth/ ./shared/ratelimit/ ./shared/httpapi/ ./shared/postgres/ ./shared/dynamo/ ./shared/platform/
+
+.PHONY: help dev test bench lint vuln fmt build migrate-up migrate-down invoke token stop clean load coldstart
 
 help: ## List the targets
 	@echo 'usage: make <target> [VAR=value]'
@@ -28,6 +33,16 @@ dev: ## Run the local API on http://127.0.0.1:3000 (PORT=...) with every functio
 
 test: ## Run all tests with -race -shuffle=on against local services (PKGS=..., GOTESTFLAGS=...)
 	bash infra/scripts/test.sh $(PKGS)
+
+bench: ## Benchmark the middleware pieces against local services, -benchmem, into .local/bench/<time>.txt for benchstat (BENCH_COUNT=6, BENCH=..., BENCH_PKGS=...)
+	@mkdir -p .local/bench
+	@out=".local/bench/$$(date -u +%Y%m%dT%H%M%SZ).txt"; \
+	export CORRAL_SESSION="bench-$$$$"; \
+	trap '$(SERVICES) stop-started' EXIT; \
+	$(SERVICES) up; \
+	eval "$$($(SERVICES) env)"; \
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count '$(BENCH_COUNT)' $(BENCH_PKGS) | tee "$$out"; \
+	echo "corral: results in $$out; compare two runs with benchstat (golang.org/x/perf/cmd/benchstat) old.txt new.txt" >&2
 
 lint: ## go vet and staticcheck
 	$(GO) vet ./...
