@@ -1,0 +1,538 @@
+// Command coldstart measures the cold starts of every function as Lambda would run it: it builds each
+// function like `sam build` does (static, -tags lambda.norpc, -s -w; for this machine's architecture),
+// starts the binary N times against a local Lambda Runtime API (infra/local/runtimeapi) with the
+// function's local environment, sends one API Gateway (or SQS, or scheduled) event from events/ and times
+// process start to the first response. Beside them it measures a hello-world aws-lambda-go binary built
+// the same way. It reports per function the p50 cold start and its difference to hello-world, the binary
+// size, and the resident memory (VmRSS) after W warm invocations; `make coldstart` runs it.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rocker-app/corral/infra/local/runtimeapi"
+	"github.com/rocker-app/corral/shared/auth"
+	"github.com/rocker-app/corral/shared/config"
+	"github.com/rocker-app/corral/shared/localrun"
+	"github.com/rocker-app/corral/shared/platform"
+	"github.com/rocker-app/corral/shared/samtemplate"
+)
+
+// Targets of the report.
+const (
+	targetDeltaMS = 5.0
+	targetSizeMB  = 15.0
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Getenv); err != nil {
+		slog.Error("coldstart", "error", err)
+		os.Exit(1)
+	}
+}
+
+// Function is one measured binary.
+type Function struct {
+	Name  string `json:"name"`
+	Event string `json:"event"`
+	// SizeBytes is the stripped binary's size.
+	SizeBytes int64 `json:"size_bytes"`
+	// InitMS are the times from process start to the first GET invocation/next (initialisation done);
+	// FirstResponseMS from process start to the first response: the cold start.
+	InitMS          []float64 `json:"init_ms"`
+	FirstResponseMS []float64 `json:"first_response_ms"`
+	InitP50         float64   `json:"init_p50_ms"`
+	P50             float64   `json:"first_response_p50_ms"`
+	P90             float64   `json:"first_response_p90_ms"`
+	DeltaHelloMS    float64   `json:"delta_to_hello_p50_ms"`
+	// Warm is the number of warm invocations before RSS was read; WarmP50 their median latency.
+	Warm    int     `json:"warm_invocations"`
+	WarmP50 float64 `json:"warm_p50_ms"`
+	RSSKB   int64   `json:"vmrss_kb_after_warm"`
+	HWMKB   int64   `json:"vmhwm_kb"`
+	// Statuses counts the HTTP status codes (or "ok"/"error") of every invocation.
+	Statuses map[string]int `json:"statuses"`
+	Pass     bool           `json:"pass"`
+	Failure  string         `json:"failure,omitempty"`
+}
+
+// Report is the JSON output.
+type Report struct {
+	StartedAt time.Time   `json:"started_at"`
+	GOARCH    string      `json:"goarch"`
+	Runs      int         `json:"runs"`
+	Warm      int         `json:"warm"`
+	Functions []*Function `json:"functions"`
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("coldstart", flag.ContinueOnError)
+	runs := fs.Int("runs", 20, "cold starts per function")
+	warm := fs.Int("warm", 1000, "warm invocations before reading VmRSS")
+	only := fs.String("fn", "", "comma list of functions (default: every directory in functions/)")
+	out := fs.String("out", "", "JSON report (default .local/coldstart/coldstart-<time>.json)")
+	goarch := fs.String("goarch", runtime.GOARCH, "architecture to build for (this machine's, to run here)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *runs < 1 || *warm < 0 {
+		return errors.New("-runs must be at least 1 and -warm not negative")
+	}
+	tplPath, err := samtemplate.Find(".")
+	if err != nil {
+		return err
+	}
+	root := filepath.Dir(tplPath)
+	dir := filepath.Join(root, ".local", "coldstart")
+	signer, err := localrun.DevSigner(filepath.Join(root, ".local"))
+	if err != nil {
+		return err
+	}
+	env, err := localrun.DevEnv(getenv, signer)
+	if err != nil {
+		return err
+	}
+	// The local database is prepared as `make dev` prepares it (migrations, roles, seed).
+	cfg, err := config.Load(env)
+	if err != nil {
+		return err
+	}
+	deps, err := platform.NewDeps(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	ownerURL := env("DATABASE_OWNER_URL")
+	if ownerURL == "" {
+		ownerURL = localrun.DefaultOwnerURL
+	}
+	err = localrun.Prepare(ctx, ownerURL, deps.Sealer, deps.BlindIndex)
+	deps.Close()
+	if err != nil {
+		return err
+	}
+	// The functions' environment: this one, plus every variable the configuration reads, with the
+	// development defaults.
+	baseEnv := functionEnv(env)
+
+	names, err := functionNames(root, *only)
+	if err != nil {
+		return err
+	}
+	fns := []*Function{{Name: "hello"}}
+	for _, n := range names {
+		fns = append(fns, &Function{Name: n})
+	}
+	tokens, err := tokens(signer, 100)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "building %d functions and hello-world for linux/%s\n", len(names), *goarch)
+	events := map[string][][]byte{} // per function: the cold event, then the warm events
+	for _, f := range fns {
+		pkg := "./functions/" + f.Name
+		if f.Name == "hello" {
+			pkg = "./infra/local/coldstart/hello"
+		}
+		bin := filepath.Join(dir, "bin", f.Name, "bootstrap")
+		if err := build(ctx, root, pkg, bin, *goarch); err != nil {
+			return err
+		}
+		st, err := os.Stat(bin)
+		if err != nil {
+			return err
+		}
+		f.SizeBytes = st.Size()
+		f.Statuses = map[string]int{}
+		if f.Name == "hello" {
+			f.Event = "(any)"
+			events[f.Name] = [][]byte{[]byte(`{}`)}
+			continue
+		}
+		path, err := pickEvent(filepath.Join(root, "events", f.Name))
+		if err != nil {
+			return err
+		}
+		f.Event, _ = filepath.Rel(root, path)
+		if events[f.Name], err = withTokens(path, tokens); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "%d cold starts each (interleaved), then %d warm invocations for VmRSS\n", *runs, *warm)
+	for i := range *runs {
+		for _, f := range fns {
+			if f.Failure != "" {
+				continue
+			}
+			bin := filepath.Join(dir, "bin", f.Name, "bootstrap")
+			w := 0
+			if i == *runs-1 {
+				w = *warm
+			}
+			if err := measure(ctx, f, bin, baseEnv, events[f.Name], w, filepath.Join(dir, f.Name+".log")); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				f.Failure = err.Error()
+			}
+		}
+	}
+	hello := fns[0]
+	summarize(hello, math.NaN())
+	for _, f := range fns[1:] {
+		summarize(f, hello.P50)
+	}
+	printTable(stdout, fns)
+	rep := Report{StartedAt: time.Now().UTC(), GOARCH: *goarch, Runs: *runs, Warm: *warm, Functions: fns}
+	path := *out
+	if path == "" {
+		path = filepath.Join(dir, "coldstart-"+rep.StartedAt.Format("20060102T150405Z")+".json")
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "report written to %s\n", path)
+	return nil
+}
+
+// functionEnv returns os.Environ plus every variable that config.Load reads, as env gives it.
+func functionEnv(env func(string) string) []string {
+	seen := map[string]bool{}
+	var keys []string
+	_, _ = config.Load(func(k string) string {
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+		return env(k)
+	})
+	out := os.Environ()
+	for _, k := range keys {
+		if v := env(k); v != "" {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+func functionNames(root, only string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(root, "functions"))
+	if err != nil {
+		return nil, err
+	}
+	var all []string
+	for _, e := range entries {
+		if e.IsDir() {
+			all = append(all, e.Name())
+		}
+	}
+	if only == "" {
+		return all, nil
+	}
+	var out []string
+	for n := range strings.SplitSeq(only, ",") {
+		if !slices.Contains(all, n) {
+			return nil, fmt.Errorf("no function %q in functions/", n)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// build compiles pkg like the Makefile's build target, for goarch.
+func build(ctx context.Context, root, pkg, bin, goarch string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags", "lambda.norpc", "-ldflags=-s -w", "-o", bin, pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
+	}
+	return nil
+}
+
+// pickEvent chooses a function's event: a read (get, list, search), else a scheduled or other valid
+// event, else an invalid one.
+func pickEvent(dir string) (string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("events for the function: %w", err)
+	}
+	rank := func(name string) int {
+		switch {
+		case strings.HasPrefix(name, "get"):
+			return 0
+		case strings.HasPrefix(name, "list"), strings.HasPrefix(name, "search"):
+			return 1
+		case strings.HasPrefix(name, "scheduled"):
+			return 2
+		case strings.HasPrefix(name, "invalid"):
+			return 4
+		}
+		return 3
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".json") {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		return "", fmt.Errorf("no events in %s", dir)
+	}
+	sort.SliceStable(names, func(i, j int) bool {
+		if rank(names[i]) != rank(names[j]) {
+			return rank(names[i]) < rank(names[j])
+		}
+		return names[i] < names[j]
+	})
+	return filepath.Join(dir, names[0]), nil
+}
+
+// tokens signs n tokens of tenant A: the seeded owner's, then members of no seeded account, so that
+// warm invocations spread over users and stay within the per-user limits (1,000 over 100 users is 10
+// each).
+func tokens(signer *auth.Signer, n int) ([]string, error) {
+	out := make([]string, 0, n)
+	for i := range n {
+		u := localrun.SeedUser{Email: "owner@sunrise.test", UserID: localrun.OwnerA, TenantID: localrun.TenantA, Role: "owner"}
+		if i > 0 {
+			u = localrun.SeedUser{Email: fmt.Sprintf("coldstart-%d@sunrise.test", i), UserID: uuid.NewString(), TenantID: localrun.TenantA, Role: "member"}
+		}
+		tok, err := localrun.DevToken(signer, u)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, tok)
+	}
+	return out, nil
+}
+
+// withTokens reads an event; an API Gateway HTTP event (one with a routeKey) comes back once per token,
+// with that token in its authorization header and a source IP of its own (public routes are limited per
+// IP), any other event once.
+func withTokens(path string, tokens []string) ([][]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if _, ok := ev["routeKey"]; !ok {
+		return [][]byte{data}, nil
+	}
+	headers, _ := ev["headers"].(map[string]any)
+	if headers == nil {
+		headers = map[string]any{}
+	}
+	rc, _ := ev["requestContext"].(map[string]any)
+	httpCtx, _ := rc["http"].(map[string]any)
+	var out [][]byte
+	for i, tok := range tokens {
+		headers["authorization"] = "Bearer " + tok
+		ev["headers"] = headers
+		if httpCtx != nil {
+			// TEST-NET-2 addresses, one per token.
+			httpCtx["sourceIp"] = fmt.Sprintf("198.51.%d.%d", 100+i/250, 1+i%250)
+		}
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// measure starts the binary once against a fresh runtime API, times its first response to events[0],
+// and, when warm > 0, sends warm more (cycling through events) and reads its VmRSS.
+func measure(ctx context.Context, f *Function, bin string, env []string, events [][]byte, warm int, logPath string) error {
+	api := runtimeapi.New(runtimeapi.Options{FunctionARN: "arn:aws:lambda:local:000000000000:function:" + f.Name, Timeout: 30 * time.Second})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(l) }()
+	defer func() {
+		api.Close()
+		_ = hs.Close()
+	}()
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin)
+	cmd.Dir = filepath.Dir(bin)
+	cmd.Env = append(slices.Clip(env), "AWS_LAMBDA_RUNTIME_API="+l.Addr().String(), "AWS_LAMBDA_FUNCTION_NAME="+f.Name,
+		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512", "_HANDLER=bootstrap",
+		"LAMBDA_TASK_ROOT="+filepath.Dir(bin))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	ictx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+		cancel()
+	}()
+	defer stopProcess(cmd, exited)
+	res, err := api.Invoke(ictx, events[0])
+	if err != nil {
+		return fmt.Errorf("first invocation: %w (log: %s)", err, logPath)
+	}
+	f.FirstResponseMS = append(f.FirstResponseMS, msOf(res.Received.Sub(start)))
+	f.InitMS = append(f.InitMS, msOf(api.ReadyAt().Sub(start)))
+	f.Statuses[status(res)]++
+	if warm == 0 {
+		return nil
+	}
+	lat := make([]float64, 0, warm)
+	for i := range warm {
+		t := time.Now()
+		res, err := api.Invoke(ictx, events[(i+1)%len(events)])
+		if err != nil {
+			return fmt.Errorf("warm invocation %d: %w (log: %s)", i+1, err, logPath)
+		}
+		lat = append(lat, msOf(time.Since(t)))
+		f.Statuses[status(res)]++
+	}
+	f.Warm = warm
+	slices.Sort(lat)
+	f.WarmP50 = percentile(lat, 50)
+	f.RSSKB, f.HWMKB, err = memory(cmd.Process.Pid)
+	return err
+}
+
+// stopProcess sends SIGTERM (Lambda's shutdown), then SIGKILL after 2 s.
+func stopProcess(cmd *exec.Cmd, exited chan struct{}) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(2 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
+func status(r runtimeapi.Result) string {
+	if r.Err != nil {
+		return "error " + r.Err.Type
+	}
+	var v struct {
+		StatusCode int `json:"statusCode"`
+	}
+	if json.Unmarshal(r.Payload, &v) == nil && v.StatusCode != 0 {
+		return "HTTP " + strconv.Itoa(v.StatusCode)
+	}
+	return "ok"
+}
+
+// memory reads VmRSS and VmHWM (kB) from /proc/<pid>/status.
+func memory(pid int) (rss, hwm int64, err error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, 0, err
+	}
+	for line := range bytes.SplitSeq(data, []byte("\n")) {
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		f := strings.Fields(string(v))
+		if len(f) == 0 {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[0], 10, 64)
+		switch string(k) {
+		case "VmRSS":
+			rss = n
+		case "VmHWM":
+			hwm = n
+		}
+	}
+	return rss, hwm, nil
+}
+
+func msOf(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+
+// percentile is the nearest-rank percentile of sorted values.
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
+	return sorted[min(max(rank, 1), len(sorted))-1]
+}
+
+func summarize(f *Function, helloP50 float64) {
+	first := slices.Sorted(slices.Values(f.FirstResponseMS))
+	initMS := slices.Sorted(slices.Values(f.InitMS))
+	f.P50, f.P90, f.InitP50 = percentile(first, 50), percentile(first, 90), percentile(initMS, 50)
+	// hello-world itself (helloP50 NaN) is held to the size target only.
+	if !math.IsNaN(helloP50) {
+		f.DeltaHelloMS = math.Round((f.P50-helloP50)*1000) / 1000
+	}
+	f.Pass = f.Failure == "" && len(first) > 0 && f.DeltaHelloMS <= targetDeltaMS && float64(f.SizeBytes)/1e6 <= targetSizeMB
+}
+
+func printTable(w io.Writer, fns []*Function) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "function	size MB	init p50 ms	cold p50 ms	cold p90 ms	vs hello ms	warm p50 ms	VmRSS MB		responses	")
+	for _, f := range fns {
+		verdict := "ok"
+		if !f.Pass {
+			verdict = "MISS"
+		}
+		var st []string
+		for k, v := range f.Statuses {
+			st = append(st, fmt.Sprintf("%s x%d", k, v))
+		}
+		sort.Strings(st)
+		if f.Failure != "" {
+			st = []string{"FAILED: " + strings.SplitN(f.Failure, "\n", 2)[0]}
+		}
+		fmt.Fprintf(tw, "%s	%.1f	%.2f	%.2f	%.2f	%+.2f	%.2f	%.1f	%s	%s	\n", f.Name, float64(f.SizeBytes)/1e6, f.InitP50, f.P50, f.P90,
+			f.DeltaHelloMS, f.WarmP50, float64(f.RSSKB)/1024, verdict, strings.Join(st, ", "))
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "targets: cold p50 within %.0f ms of hello-world, stripped size <= %.0f MB\n", targetDeltaMS, targetSizeMB)
+}
