@@ -179,7 +179,10 @@ LEFT JOIN users u ON u.id = m.user_id`
 			return tenant.ErrOwnerOnly
 		}
 		if current == role {
-			return tx.QueryRow(ctx, memberSelect+` WHERE m.user_id = $1`, userID).Scan(memberDest(&m)...)
+			if err := tx.QueryRow(ctx, memberSelect+` WHERE m.user_id = $1`, userID).Scan(memberDest(&m)...); err != nil {
+				return fmt.Errorf("tenant store: read member: %w", err)
+			}
+			return nil
 		}
 		if current == auth.RoleOwner {
 			if err := requireAnotherOwner(ctx, tx); err != nil {
