@@ -27,6 +27,9 @@ type Options struct {
 	Ramp bool
 	// ThinkMin and ThinkMax bound the pause after each step, drawn uniformly; both 0: a closed loop.
 	ThinkMin, ThinkMax time.Duration
+	// StartJitter delays each VU's first step by a uniform random time below it, so that VUs started
+	// together do not send their first requests in one burst (users do not arrive in lockstep).
+	StartJitter time.Duration
 	// Timeout bounds each request (default 10 s); a request that takes longer is an error.
 	Timeout time.Duration
 	// Seed makes the VUs' random choices repeatable.
@@ -97,6 +100,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		delay := time.Duration(0)
 		if o.Ramp {
 			delay = time.Duration(int64(o.Duration) * int64(i) / int64(o.VUs))
+		}
+		if o.StartJitter > 0 {
+			delay += time.Duration(rng.Int64N(int64(o.StartJitter)))
 		}
 		wg.Go(func() {
 			if delay > 0 && !sleep(runCtx, delay) {

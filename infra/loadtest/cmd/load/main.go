@@ -264,6 +264,8 @@ func journey(ctx context.Context, f flags, client *http.Client, tenants []loadte
 	opts := loadtest.Options{
 		BaseURL: f.url, VUs: f.vus, Duration: f.duration, Ramp: f.scenario == "phase2",
 		ThinkMin: 500 * time.Millisecond, ThinkMax: 1500 * time.Millisecond, Seed: f.seed, Client: client,
+		// Users arrive spread over one think time, not in one burst at 0 s.
+		StartJitter: 1500 * time.Millisecond,
 		NewScript: func(vu int, rng *rand.Rand) loadtest.Script {
 			// VU i is user i/2 of tenant i%2: with the default users per tenant, one user per VU.
 			t := tenants[vu%2]
