@@ -9,7 +9,8 @@
 #   VUS, DURATION (e.g. 10s)           override the scenario's defaults
 #   LOGIN=token|password                token acquisition (default token: the dev signer)
 #   WRITE=create|edit                   saturation's write route (default create)
-#   LOAD_URL                            run against this API instead (nothing is started)
+#   LOAD_URL                            run against this API instead (saturation still starts the reference)
+#   LOAD_PIDS                           label=pid,... of more processes whose CPU use to report
 #   DATABASE_MAX_CONNS                  pool size of a runner (and reference) started here (default 2, as deployed)
 #   LOAD_FLAGS                          more flags for the generator (see go run ./infra/loadtest/cmd/load -h)
 #
@@ -135,6 +136,8 @@ fi
 [[ -n "${DURATION:-}" ]] && args+=(-duration "$DURATION")
 [[ -n "${LOGIN:-}" ]] && args+=(-login "$LOGIN")
 [[ -n "${WRITE:-}" ]] && args+=(-write "$WRITE")
+# More processes to report the CPU use of, e.g. LOAD_PIDS=runner=1234 with LOAD_URL.
+[[ -n "${LOAD_PIDS:-}" ]] && pids+=("$LOAD_PIDS")
 if ((${#pids[@]} > 0)); then
   args+=(-pids "$(IFS=,; printf '%s' "${pids[*]}")")
 fi

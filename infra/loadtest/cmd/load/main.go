@@ -17,12 +17,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -366,8 +368,12 @@ func saturation(ctx context.Context, f flags, tenants []loadtest.Tenant, login l
 			cpu := loadtest.CPUBetween(before, loadtest.TakeCPU(pids))
 			st := res.Recorder.Summarize(res.Duration, 0, nil).Journey
 			rep.Saturation = append(rep.Saturation, SaturationRun{Target: tg.name, Route: route.String(), Stats: st, CPU: cpu})
-			fmt.Fprintf(stdout, "  %-9s %-20s %8.0f req/s  p50 %6.2f  p95 %6.2f  p99 %6.2f ms  errors %d  (generator %.2f cores, machine %.2f)\n",
-				tg.name, route, st.RPS, st.LatencyMS.P50, st.LatencyMS.P95, st.LatencyMS.P99, st.Errors, cpu.Generator, cpu.Machine)
+			procs := ""
+			for _, label := range slices.Sorted(maps.Keys(cpu.Processes)) {
+				procs += fmt.Sprintf(", %s %.2f", label, cpu.Processes[label])
+			}
+			fmt.Fprintf(stdout, "  %-9s %-20s %8.0f req/s  p50 %6.2f  p95 %6.2f  p99 %6.2f ms  errors %d  (cores: generator %.2f, machine %.2f%s)\n",
+				tg.name, route, st.RPS, st.LatencyMS.P50, st.LatencyMS.P95, st.LatencyMS.P99, st.Errors, cpu.Generator, cpu.Machine, procs)
 			if len(st.Reasons) > 0 {
 				fmt.Fprintf(stdout, "            errors: %v\n", st.Reasons)
 			}
