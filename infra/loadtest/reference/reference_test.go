@@ -15,8 +15,8 @@ import (
 	"github.com/rocker-app/corral/infra/loadtest"
 	"github.com/rocker-app/corral/infra/loadtest/reference"
 	"github.com/rocker-app/corral/shared/auth"
-	"github.com/rocker-app/corral/shared/postgres/pgtest"
 	"github.com/rocker-app/corral/shared/platform/platformtest"
+	"github.com/rocker-app/corral/shared/postgres/pgtest"
 )
 
 // TestSaturationScriptsAgainstReference runs each saturation route briefly against the reference chain
