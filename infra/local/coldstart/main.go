@@ -512,7 +512,7 @@ func summarize(f *Function, helloP50 float64) {
 	initMS := slices.Sorted(slices.Values(f.InitMS))
 	f.P50, f.P90, f.InitP50 = percentile(first, 50), percentile(first, 90), percentile(initMS, 50)
 	// hello-world itself (helloP50 NaN) is held to the size target only.
-	if !math.IsNaN(helloP50) {
+	if !math.IsNaN(helloP50) && len(first) > 0 {
 		f.DeltaHelloMS = math.Round((f.P50-helloP50)*1000) / 1000
 	}
 	f.Pass = f.Failure == "" && len(first) > 0 && f.DeltaHelloMS <= targetDeltaMS && float64(f.SizeBytes)/1e6 <= targetSizeMB
