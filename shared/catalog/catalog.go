@@ -23,6 +23,10 @@ func HTTP() map[string]platform.HTTPFunction {
 		"webhook-endpoints": WebhookEndpoints,
 		"stripe-webhook":    StripeWebhook,
 		"auth-keys":         AuthKeys,
+		"auth-signup":       AuthSignup,
+		"auth-token":        AuthToken,
+		"auth-logout":       AuthLogout,
+		"auth-mfa":          AuthMFA,
 		"queues-admin":      QueuesAdmin,
 	}
 }

@@ -33,8 +33,14 @@ type Config struct {
 	IdempotencyStore   string        // IDEMPOTENCY_STORE: postgres (default) or dynamodb
 	RateLimitOverrides string        // RATE_LIMIT_OVERRIDES: JSON, see ratelimit.ParseOverrides
 	AuditQueueSize     int           // AUDIT_QUEUE_SIZE: events queued per instance before new ones are dropped (default 1024)
-	AuditRetention     time.Duration // AUDIT_RETENTION: how long audit rows are kept by the cleanup job (default 2160h, 90 days)
-	MetricsNamespace   string        // METRICS_NAMESPACE (default Corral)
+	// PasswordMemoryKiB is argon2id's memory for new password hashes (PASSWORD_ARGON2_MEMORY_KIB); 0 keeps
+	// shared/password's default (32 MiB); at least 8192. Lower only for tests and local development on slow machines.
+	PasswordMemoryKiB int
+	// DevMode (CORRAL_DEV) marks the local runner: signup then returns the email verification token
+	// instead of mailing it. Never set in the cloud.
+	DevMode          bool
+	AuditRetention   time.Duration // AUDIT_RETENTION: how long audit rows are kept by the cleanup job (default 2160h, 90 days)
+	MetricsNamespace string        // METRICS_NAMESPACE (default Corral)
 
 	// DatabaseMaintenanceURL (DATABASE_MAINTENANCE_URL) connects as a role that may work across tenants
 	// (the schema owner, or a role with BYPASSRLS): only scheduled maintenance functions use it.
@@ -131,6 +137,8 @@ func Load(getenv func(string) string) (Config, error) {
 		IdempotencyStore:   r.oneOf("IDEMPOTENCY_STORE", "postgres", "postgres", "dynamodb"),
 		RateLimitOverrides: r.str("RATE_LIMIT_OVERRIDES", ""),
 		AuditQueueSize:     r.int("AUDIT_QUEUE_SIZE", 1024, 1, 1<<20),
+		PasswordMemoryKiB:  r.int("PASSWORD_ARGON2_MEMORY_KIB", 0, 0, 1<<20),
+		DevMode:            r.bool("CORRAL_DEV", false),
 		AuditRetention:     r.duration("AUDIT_RETENTION", 90*24*time.Hour),
 		MetricsNamespace:   r.str("METRICS_NAMESPACE", "Corral"),
 

@@ -311,3 +311,7 @@ func (l *Limiter) Stats() Stats {
 		Unavailable: l.unavailable.Load(),
 	}
 }
+
+// KeyPrefix returns the prefix of the limiter's Redis keys, so that other counters of the same
+// deployment (the brute-force guard) can share its namespace.
+func (l *Limiter) KeyPrefix() string { return l.prefix }

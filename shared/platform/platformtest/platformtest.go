@@ -64,6 +64,11 @@ func New(t testing.TB, modify ...func(*config.Config)) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The same key signs the auth functions' tokens (Deps.Issuer), trusted in process through the ring.
+	signingKeys, err := auth.MarshalKeyRingPEM(signer.Keys()...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := config.Config{
 		Function:        "test",
 		LogLevel:        slog.LevelDebug,
@@ -72,7 +77,7 @@ func New(t testing.TB, modify ...func(*config.Config)) *Env {
 		// Scheduled maintenance connects as corral_maint, as deployed.
 		DatabaseMaintenanceURL: db.MaintURL,
 		RedisURL:               RedisURL(),
-		JWT:                    config.JWT{Issuer: Issuer, Audience: Audience, PublicKey: string(jwks), TenantClaim: "tenant_id", Leeway: 30 * time.Second},
+		JWT:                    config.JWT{Issuer: Issuer, Audience: Audience, PublicKey: string(jwks), SigningKeys: string(signingKeys), TenantClaim: "tenant_id", Leeway: 30 * time.Second},
 		MaxBodyBytes:           64 << 10,
 		CursorSecret:           []byte(randomHex(t, 32)),
 		IdempotencyTTL:         24 * time.Hour,
@@ -82,6 +87,8 @@ func New(t testing.TB, modify ...func(*config.Config)) *Env {
 		SQSEndpoint: os.Getenv("SQS_ENDPOINT"),
 		AWSRegion:   "us-east-1",
 		// Personal data is sealed under keys of this test's own.
+		// Signup answers with the email verification token; cheap password hashes keep -race tests quick.
+		DevMode: true, PasswordMemoryKiB: 8192,
 		PII: config.PII{KeyProvider: "local", LocalKeys: "test-1:" + randomKey(t), BlindIndexKeys: "test-b1:" + randomKey(t)},
 	}
 	for _, m := range modify {

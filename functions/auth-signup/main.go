@@ -1,0 +1,22 @@
+// Command auth-signup is the auth-signup Lambda: POST /auth/signup, POST /auth/verify-email.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/rocker-app/corral/shared/catalog"
+	"github.com/rocker-app/corral/shared/platform"
+)
+
+func main() {
+	if err := run(context.Background(), os.Getenv); err != nil {
+		slog.Error("auth-signup: cannot start", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string) error {
+	return platform.StartHTTP(ctx, "auth-signup", getenv, catalog.AuthSignup)
+}
