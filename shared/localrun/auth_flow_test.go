@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rocker-app/corral/shared/catalog"
+	"github.com/rocker-app/corral/shared/config"
 	"github.com/rocker-app/corral/shared/localrun"
 	"github.com/rocker-app/corral/shared/totp"
 )
@@ -79,7 +80,8 @@ func (r reply) want(t *testing.T, status int, what string) reply {
 func authServer(t *testing.T) authClient {
 	t.Helper()
 	tpl, _ := repoTemplate(t)
-	env := seeded(t)
+	// The browser app's origin, allowed to write with the refresh cookie (CSRF check).
+	env := seeded(t, func(c *config.Config) { c.CORSAllowedOrigins = []string{"http://localhost:5173"} })
 	srv, err := localrun.NewServer(tpl, env.Deps, catalog.HTTP())
 	if err != nil {
 		t.Fatal(err)

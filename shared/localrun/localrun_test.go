@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rocker-app/corral/shared/catalog"
+	"github.com/rocker-app/corral/shared/config"
 	"github.com/rocker-app/corral/shared/localrun"
 	"github.com/rocker-app/corral/shared/platform/platformtest"
 	"github.com/rocker-app/corral/shared/samtemplate"
@@ -36,9 +37,9 @@ func repoTemplate(t testing.TB) (*samtemplate.Template, string) {
 }
 
 // seeded is a platform with the demo data of `make dev`.
-func seeded(t *testing.T) *platformtest.Env {
+func seeded(t *testing.T, modify ...func(*config.Config)) *platformtest.Env {
 	t.Helper()
-	env := platformtest.New(t)
+	env := platformtest.New(t, modify...)
 	if err := localrun.Seed(context.Background(), env.DB.Owner, env.Deps.Sealer, env.Deps.BlindIndex); err != nil {
 		t.Fatal(err)
 	}
