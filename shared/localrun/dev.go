@@ -88,6 +88,10 @@ func DevEnv(getenv func(string) string, signer *auth.Signer) (func(string) strin
 		"PII_LOCAL_KEYS":   devPIILocalKeys,
 		"BLIND_INDEX_KEYS": devBlindIndexKeys,
 		"LOG_LEVEL":        "info",
+		// Signup answers with the email verification token (no mail is sent locally).
+		"CORRAL_DEV": "true",
+		// The usual front-end dev servers may write with the refresh cookie (CSRF origin check).
+		"CORS_ALLOWED_ORIGINS": "http://localhost:5173,http://localhost:3001",
 		// Outbound webhooks may reach receivers on this machine (production refuses private addresses).
 		"WEBHOOK_ALLOWED_HOSTS": "127.0.0.1,localhost",
 		// The maintenance role of the scheduled functions (local trust authentication needs no password).
