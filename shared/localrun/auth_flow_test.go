@@ -14,6 +14,7 @@ import (
 	"github.com/rocker-app/corral/shared/catalog"
 	"github.com/rocker-app/corral/shared/config"
 	"github.com/rocker-app/corral/shared/localrun"
+	"github.com/rocker-app/corral/shared/platform/platformtest"
 	"github.com/rocker-app/corral/shared/totp"
 )
 
@@ -79,9 +80,14 @@ func (r reply) want(t *testing.T, status int, what string) reply {
 
 func authServer(t *testing.T) authClient {
 	t.Helper()
-	tpl, _ := repoTemplate(t)
 	// The browser app's origin, allowed to write with the refresh cookie (CSRF check).
-	env := seeded(t, func(c *config.Config) { c.CORSAllowedOrigins = []string{"http://localhost:5173"} })
+	return authServerOn(t, seeded(t, func(c *config.Config) { c.CORSAllowedOrigins = []string{"http://localhost:5173"} }))
+}
+
+// authServerOn serves every function of the template on env's clients.
+func authServerOn(t *testing.T, env *platformtest.Env) authClient {
+	t.Helper()
+	tpl, _ := repoTemplate(t)
 	srv, err := localrun.NewServer(tpl, env.Deps, catalog.HTTP())
 	if err != nil {
 		t.Fatal(err)
