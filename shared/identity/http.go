@@ -20,6 +20,26 @@ func client(r *http.Request) Client {
 		Route: r.Method + " " + r.URL.Path}
 }
 
+// decodeOptional decodes a body that may be left out: no body is the zero request.
+func decodeOptional[T any](r *http.Request) (T, error) {
+	var zero T
+	if r.ContentLength == 0 {
+		return zero, nil
+	}
+	return httpapi.Decode[T](r, MaxBodyBytes)
+}
+
+// refreshToken is the refresh token of the body, else of the refresh cookie (cookie mode).
+func refreshToken(r *http.Request, fromBody string) string {
+	if fromBody != "" {
+		return fromBody
+	}
+	if ck, err := r.Cookie(RefreshCookie); err == nil {
+		return ck.Value
+	}
+	return ""
+}
+
 func noStore(w http.ResponseWriter) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
@@ -97,13 +117,7 @@ func TokenHandler(s *Service) http.Handler {
 			}
 			ts = g.Tokens
 		case "refresh_token":
-			refresh := req.RefreshToken
-			if refresh == "" {
-				if ck, err := r.Cookie(RefreshCookie); err == nil {
-					refresh = ck.Value
-				}
-			}
-			if ts, err = s.RefreshGrant(r.Context(), refresh, c); err != nil {
+			if ts, err = s.RefreshGrant(r.Context(), refreshToken(r, req.RefreshToken), c); err != nil {
 				return err
 			}
 		case "mfa":
@@ -158,19 +172,11 @@ func LogoutHandler(s *Service) http.Handler {
 		RefreshToken string `json:"refresh_token"`
 	}
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		var req request
-		if r.ContentLength != 0 {
-			var err error
-			if req, err = httpapi.Decode[request](r, MaxBodyBytes); err != nil {
-				return err
-			}
+		req, err := decodeOptional[request](r)
+		if err != nil {
+			return err
 		}
-		if req.RefreshToken == "" {
-			if ck, err := r.Cookie(RefreshCookie); err == nil {
-				req.RefreshToken = ck.Value
-			}
-		}
-		if err := s.Logout(r.Context(), req.RefreshToken, client(r)); err != nil {
+		if err := s.Logout(r.Context(), refreshToken(r, req.RefreshToken), client(r)); err != nil {
 			return err
 		}
 		http.SetCookie(w, &http.Cookie{Name: RefreshCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
@@ -205,11 +211,9 @@ func EnrolTOTPHandler(s *Service) http.Handler {
 		if err != nil {
 			return err
 		}
-		var req request
-		if r.ContentLength != 0 {
-			if req, err = httpapi.Decode[request](r, MaxBodyBytes); err != nil {
-				return err
-			}
+		req, err := decodeOptional[request](r)
+		if err != nil {
+			return err
 		}
 		if len(req.Label) > 200 {
 			return httpapi.Invalid(httpapi.FieldProblem{Field: "label", Reason: "must be at most 200 characters"})
