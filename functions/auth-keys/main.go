@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/rocker-app/corral/shared/auth/keyrefs"
 	"github.com/rocker-app/corral/shared/catalog"
 	"github.com/rocker-app/corral/shared/platform"
 )
@@ -18,5 +19,6 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string) error {
-	return platform.StartHTTP(ctx, "auth-keys", getenv, catalog.AuthKeys)
+	return platform.StartHTTP(ctx, "auth-keys", getenv, catalog.AuthKeys,
+		platform.WithKeyReferences(keyrefs.Loader))
 }

@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/rocker-app/corral/shared/auth/keyrefs"
 	"github.com/rocker-app/corral/shared/catalog"
 	"github.com/rocker-app/corral/shared/platform"
+	"github.com/rocker-app/corral/shared/seal/sealkms"
 )
 
 func main() {
@@ -18,5 +20,7 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string) error {
-	return platform.StartHTTP(ctx, "auth-signup", getenv, catalog.AuthSignup)
+	return platform.StartHTTP(ctx, "auth-signup", getenv, catalog.AuthSignup,
+		platform.WithKeyReferences(keyrefs.Loader),
+		platform.WithKMS(sealkms.Provider))
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/rocker-app/corral/shared/catalog"
+	"github.com/rocker-app/corral/shared/dynamo"
 	"github.com/rocker-app/corral/shared/platform"
 )
 
@@ -18,5 +19,6 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string) error {
-	return platform.StartHTTP(ctx, "businesses", getenv, catalog.Businesses)
+	return platform.StartHTTP(ctx, "businesses", getenv, catalog.Businesses,
+		platform.WithDynamoDB(dynamo.OpenIdempotencyStore))
 }

@@ -7,7 +7,9 @@ import (
 	"os"
 
 	"github.com/rocker-app/corral/shared/catalog"
+	"github.com/rocker-app/corral/shared/dynamo"
 	"github.com/rocker-app/corral/shared/platform"
+	"github.com/rocker-app/corral/shared/seal/sealkms"
 )
 
 func main() {
@@ -18,5 +20,7 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string) error {
-	return platform.StartHTTP(ctx, "profiles", getenv, catalog.Profiles)
+	return platform.StartHTTP(ctx, "profiles", getenv, catalog.Profiles,
+		platform.WithDynamoDB(dynamo.OpenIdempotencyStore),
+		platform.WithKMS(sealkms.Provider))
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/rocker-app/corral/shared/catalog"
+	"github.com/rocker-app/corral/shared/dynamo"
 	"github.com/rocker-app/corral/shared/platform"
 )
 
@@ -19,5 +20,6 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string) error {
-	return platform.StartHTTP(ctx, "tenant", getenv, catalog.Tenant)
+	return platform.StartHTTP(ctx, "tenant", getenv, catalog.Tenant,
+		platform.WithDynamoDB(dynamo.OpenIdempotencyStore))
 }

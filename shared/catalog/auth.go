@@ -93,7 +93,7 @@ func identityService(d *platform.Deps) *identity.Service {
 	s, err := identity.New(identity.Deps{
 		Store:     postgres.NewIdentityStore(d.DB),
 		Passwords: passwords{hasher},
-		Sealer:    d.Sealer,
+		Sealer:    d.RequireSealer(),
 		Index:     d.BlindIndex,
 		Tokens:    issuer{d.Issuer},
 		Guard:     guardAdapter{guard},

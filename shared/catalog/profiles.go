@@ -8,7 +8,7 @@ import (
 
 // Profiles serves the caller's profile (GET and PATCH /me) and other members' (GET /profiles/{id}).
 func Profiles(d *platform.Deps) []platform.Route {
-	s := postgres.NewProfileStore(d.DB, d.Sealer)
+	s := postgres.NewProfileStore(d.DB, d.RequireSealer())
 	read, write := readPolicy("profiles"), writePolicy("profiles")
 	return []platform.Route{
 		{Pattern: "GET /me", Handler: profile.Me(s), Policy: read},

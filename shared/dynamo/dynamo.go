@@ -12,6 +12,8 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/rocker-app/corral/shared/idempotency"
 )
 
 // requestTimeout bounds one HTTP request to DynamoDB (the SDK retries within the caller's context): a
@@ -38,4 +40,15 @@ func NewClient(ctx context.Context, region, endpoint string) (*dynamodb.Client, 
 			o.BaseEndpoint = aws.String(endpoint)
 		}
 	}), nil
+}
+
+// OpenIdempotencyStore builds the client for region (endpoint: a local server, else empty) and the
+// idempotency store kept in table; platform.WithDynamoDB takes it, so that only the functions whose routes
+// take an Idempotency-Key link the DynamoDB client. It makes no request.
+func OpenIdempotencyStore(ctx context.Context, region, endpoint, table string) (idempotency.Store, error) {
+	c, err := NewClient(ctx, region, endpoint)
+	if err != nil {
+		return nil, err
+	}
+	return NewIdempotencyStore(c, table), nil
 }

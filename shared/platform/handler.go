@@ -58,6 +58,9 @@ func Handler(d *Deps, routes []Route) http.Handler {
 		if rt.Public && (rt.Roles != nil || rt.AAL2) {
 			panic(fmt.Sprintf("platform: public route %q cannot require roles or aal2", rt.Pattern))
 		}
+		if rt.Idempotency != IdempotencyNone && d.Idempotency == nil {
+			panic(fmt.Sprintf("platform: route %q takes an Idempotency-Key and there is no idempotency store: %v", rt.Pattern, d.idempotencyErr))
+		}
 		chain := []middleware.Middleware{middleware.Route(rt.Pattern)}
 		if !rt.Public {
 			chain = append(chain, middleware.Authenticate(d.Verifier, middleware.AuthOptions{

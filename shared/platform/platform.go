@@ -5,28 +5,23 @@ package platform
 
 import (
 	"context"
-
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"log/slog"
-	"net/http"
-	"time"
-
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rocker-app/corral/shared/audit"
 	"github.com/rocker-app/corral/shared/auth"
 	"github.com/rocker-app/corral/shared/config"
-	"github.com/rocker-app/corral/shared/dynamo"
 	"github.com/rocker-app/corral/shared/httpapi"
 	"github.com/rocker-app/corral/shared/idempotency"
 	"github.com/rocker-app/corral/shared/postgres"
@@ -51,24 +46,70 @@ type Deps struct {
 	// Maintenance is a pool for scheduled maintenance that works across tenants; nil unless
 	// DATABASE_MAINTENANCE_URL is set.
 	Maintenance *pgxpool.Pool
-	// DynamoDB is the DynamoDB client (pointed at DYNAMODB_ENDPOINT when set); nil unless
-	// IDEMPOTENCY_STORE is dynamodb.
-	DynamoDB *dynamodb.Client
 	// KeyRing holds the token signing keys (JWT_SIGNING_KEYS) and Issuer signs access tokens with it; both
 	// are nil unless JWT_SIGNING_KEYS is set. The Verifier trusts the ring's keys in process.
 	KeyRing *auth.KeyRing
 	Issuer  *auth.Issuer
 	// Sealer encrypts personal data at rest (PII_KEY_PROVIDER: local keys or KMS) and BlindIndex indexes
-	// email addresses (BLIND_INDEX_KEYS); see shared/seal.
+	// email addresses (BLIND_INDEX_KEYS); see shared/seal. Sealer is nil when PII_KEY_PROVIDER is kms and
+	// the function was not built WithKMS: take it with RequireSealer.
 	Sealer     *seal.Sealer
 	BlindIndex *seal.BlindIndex
 
-	closers []func()
+	// Why Sealer / Idempotency are nil, when they are.
+	sealerErr, idempotencyErr error
+	closers                   []func()
+}
+
+// Option adds an optional part to a function's Deps. The parts that need an AWS service client (KMS,
+// SSM and Secrets Manager, DynamoDB) live in packages of their own and are passed by the main.go of the
+// functions that use them, so every other function neither links those SDK packages (megabytes each) nor
+// runs their package initialisation at every cold start. The template grants each function the AWS
+// permissions of exactly these parts; a test in functions/ keeps main.go, the link set and the template's
+// policies in step.
+type Option func(*parts)
+
+type parts struct {
+	kms     func(ctx context.Context, region, keyID string) (seal.KeyProvider, error)
+	keyRefs func(ctx context.Context, region, value, activeKID string) (*auth.KeyRing, error)
+	dynamo  func(ctx context.Context, region, endpoint, table string) (idempotency.Store, error)
+}
+
+// WithKMS lets PII_KEY_PROVIDER=kms seal personal data with AWS KMS; pass sealkms.Provider.
+func WithKMS(provider func(ctx context.Context, region, keyID string) (seal.KeyProvider, error)) Option {
+	return func(p *parts) { p.kms = provider }
+}
+
+// WithKeyReferences lets JWT_SIGNING_KEYS be an ssm: or secretsmanager: reference, resolved at cold
+// start; pass keyrefs.Loader.
+func WithKeyReferences(loader func(ctx context.Context, region, value, activeKID string) (*auth.KeyRing, error)) Option {
+	return func(p *parts) { p.keyRefs = loader }
+}
+
+// WithDynamoDB lets IDEMPOTENCY_STORE=dynamodb keep idempotency records in DynamoDB; pass
+// dynamo.OpenIdempotencyStore.
+func WithDynamoDB(open func(ctx context.Context, region, endpoint, table string) (idempotency.Store, error)) Option {
+	return func(p *parts) { p.dynamo = open }
+}
+
+// RequireSealer returns the Sealer of personal data, or panics naming why there is none (PII_KEY_PROVIDER
+// is kms and the function was not built WithKMS): a route table that seals calls it, so the mistake stops
+// the cold start (and every test that builds the function) instead of the first request.
+func (d *Deps) RequireSealer() *seal.Sealer {
+	if d.Sealer == nil {
+		panic(fmt.Sprintf("platform: %s seals personal data: %v", d.Config.Function, d.sealerErr))
+	}
+	return d.Sealer
 }
 
 // NewDeps builds every client from cfg without connecting. It fails only on configuration that cannot
-// work (an unparsable URL, a bad key, bad overrides), naming what is wrong.
-func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, error) {
+// work (an unparsable URL, a bad key, bad overrides, a key reference without WithKeyReferences), naming what
+// is wrong.
+func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Deps, error) {
+	var p parts
+	for _, o := range opts {
+		o(&p)
+	}
 	d := &Deps{Config: cfg, Log: log, Cursors: httpapi.NewCursors(cfg.CursorSecret)}
 	write, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConn)
 	if err != nil {
@@ -105,7 +146,7 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, e
 	d.Limiter = ratelimit.New(d.Redis, overrides, ratelimit.WithLogger(log))
 
 	if cfg.JWT.SigningKeys != "" {
-		if d.KeyRing, err = loadKeyRing(ctx, cfg); err != nil {
+		if d.KeyRing, err = loadKeyRing(ctx, cfg, p.keyRefs); err != nil {
 			d.Close()
 			return nil, fmt.Errorf("platform: JWT_SIGNING_KEYS: %w", err)
 		}
@@ -123,11 +164,15 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, e
 	case "postgres":
 		d.Idempotency = postgres.NewIdempotencyStore(d.DB)
 	case "dynamodb":
-		if d.DynamoDB, err = dynamo.NewClient(ctx, cfg.AWSRegion, cfg.DynamoDBEndpoint); err != nil {
-			d.Close()
-			return nil, fmt.Errorf("platform: DynamoDB client: %w", err)
+		if p.dynamo == nil {
+			// Only routes with an Idempotency mode need the store: Handler refuses those without it.
+			d.idempotencyErr = errors.New("IDEMPOTENCY_STORE=dynamodb needs platform.WithDynamoDB(dynamo.OpenIdempotencyStore) in the function's main.go")
+			break
 		}
-		d.Idempotency = dynamo.NewIdempotencyStore(d.DynamoDB, cfg.IdempotencyTable)
+		if d.Idempotency, err = p.dynamo(ctx, cfg.AWSRegion, cfg.DynamoDBEndpoint, cfg.IdempotencyTable); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("platform: DynamoDB idempotency store: %w", err)
+		}
 	default:
 		d.Close()
 		return nil, errors.New("platform: IDEMPOTENCY_STORE=" + cfg.IdempotencyStore + " is not available in this build")
@@ -135,7 +180,7 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, e
 
 	d.Audit = audit.NewWriter(postgres.NewAuditSink(d.DB), log, cfg.AuditQueueSize)
 
-	if d.Sealer, d.BlindIndex, err = newPII(ctx, cfg); err != nil {
+	if d.Sealer, d.BlindIndex, d.sealerErr, err = newPII(ctx, cfg, p.kms); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("platform: %w", err)
 	}
@@ -154,6 +199,24 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, e
 	return d, nil
 }
 
+// Warm opens a connection to the database and one to Redis, in parallel, and returns when both are
+// made or failed, or ctx ends. A cold start runs it in the background before taking the first event, so
+// that request finds its connections made (or being made) instead of dialling Postgres and Redis one after
+// the other. A failure is logged and otherwise left to the request that needs the connection.
+func (d *Deps) Warm(ctx context.Context) {
+	done := make(chan struct{}, 2)
+	warm := func(what string, ping func(context.Context) error) {
+		defer func() { done <- struct{}{} }()
+		if err := ping(ctx); err != nil && ctx.Err() == nil {
+			d.Log.LogAttrs(ctx, slog.LevelWarn, "warm-up: "+what+" not reachable yet", slog.Any("error", err))
+		}
+	}
+	go warm("postgres", d.DB.Ping)
+	go warm("redis", func(ctx context.Context) error { return d.Redis.Ping(ctx).Err() })
+	<-done
+	<-done
+}
+
 // Close flushes the audit log (bounded wait) and closes every client. Safe to call once.
 func (d *Deps) Close() {
 	if d.Audit != nil {
@@ -168,48 +231,47 @@ func (d *Deps) Close() {
 }
 
 // loadKeyRing builds the signing key ring from JWT_SIGNING_KEYS. PEM text needs no network; an ssm: or
-// secretsmanager: reference is resolved here, at cold start, with one call bounded by 5 s, so a missing
-// parameter or permission fails the start with a message instead of the first sign-in. (Functions in the VPC
-// reach SSM / Secrets Manager through their VPC interface endpoints or a NAT.)
-func loadKeyRing(ctx context.Context, c config.Config) (*auth.KeyRing, error) {
-	var src auth.KeySources
-	if auth.IsKeyReference(c.JWT.SigningKeys) {
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(c.AWSRegion))
-		if err != nil {
-			return nil, err
-		}
-		src = auth.KeySources{SSM: ssm.NewFromConfig(awsCfg), SecretsManager: secretsmanager.NewFromConfig(awsCfg)}
+// secretsmanager: reference is resolved here, at cold start, through keyRefs (WithKeyReferences), with one
+// call bounded by 5 s, so a missing parameter or permission fails the start with a message instead of the
+// first sign-in.
+func loadKeyRing(ctx context.Context, c config.Config, keyRefs func(ctx context.Context, region, value, activeKID string) (*auth.KeyRing, error)) (*auth.KeyRing, error) {
+	value := strings.TrimSpace(c.JWT.SigningKeys)
+	if !auth.IsKeyReference(value) {
+		return auth.ParseKeyRing(value, c.JWT.SigningKID)
+	}
+	if keyRefs == nil {
+		return nil, errors.New("the value is a key reference, and this function was built without platform.WithKeyReferences(keyrefs.Loader)")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return auth.LoadKeyRing(ctx, c.JWT.SigningKeys, c.JWT.SigningKID, src)
+	return keyRefs(ctx, c.AWSRegion, value, c.JWT.SigningKID)
 }
 
 // newPII builds the sealer of personal data and the email blind index from cfg.PII, without a network
-// call: a KMS client is only configured here.
-func newPII(ctx context.Context, c config.Config) (*seal.Sealer, *seal.BlindIndex, error) {
+// call (a KMS client is only configured here). With PII_KEY_PROVIDER=kms and no kms provider
+// (WithKMS) the sealer is nil and unavailable says why: only the functions that seal are built with it.
+func newPII(ctx context.Context, c config.Config, kms func(ctx context.Context, region, keyID string) (seal.KeyProvider, error)) (_ *seal.Sealer, _ *seal.BlindIndex, unavailable, err error) {
 	bidx, err := seal.ParseBlindIndex(c.PII.BlindIndexKeys)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var kp seal.KeyProvider
 	switch c.PII.KeyProvider {
 	case "local":
 		if kp, err = seal.ParseLocalKeys(c.PII.LocalKeys); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	case "kms":
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(c.AWSRegion))
-		if err != nil {
-			return nil, nil, fmt.Errorf("KMS client: %w", err)
+		if kms == nil {
+			return nil, bidx, errors.New("PII_KEY_PROVIDER=kms needs platform.WithKMS(sealkms.Provider) in the function's main.go"), nil
 		}
-		if kp, err = seal.NewKMS(kms.NewFromConfig(awsCfg), c.PII.KMSKeyID, nil); err != nil {
-			return nil, nil, err
+		if kp, err = kms(ctx, c.AWSRegion, c.PII.KMSKeyID); err != nil {
+			return nil, nil, nil, err
 		}
 	default:
-		return nil, nil, errors.New("PII_KEY_PROVIDER=" + c.PII.KeyProvider + " is not available in this build")
+		return nil, nil, nil, errors.New("PII_KEY_PROVIDER=" + c.PII.KeyProvider + " is not available in this build")
 	}
-	return seal.New(kp), bidx, nil
+	return seal.New(kp), bidx, nil, nil
 }
 
 // newSQS builds the SQS client from the Lambda environment (region and credentials); with an endpoint

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -13,13 +14,16 @@ import (
 	"github.com/rocker-app/corral/shared/logging"
 )
 
+// warmTimeout bounds the background warm-up of a cold start (Deps.Warm).
+const warmTimeout = 5 * time.Second
+
 // HTTPFunction builds a function's route table from its dependencies.
 type HTTPFunction func(d *Deps) []Route
 
 // StartHTTP is the whole of an HTTP function's main: read the configuration (failing with a message that
 // names each bad variable), build the clients once, and serve API Gateway events until the runtime stops.
-func StartHTTP(ctx context.Context, name string, getenv func(string) string, fn HTTPFunction) error {
-	d, err := start(ctx, name, getenv)
+func StartHTTP(ctx context.Context, name string, getenv func(string) string, fn HTTPFunction, opts ...Option) error {
+	d, err := start(ctx, name, getenv, opts)
 	if err != nil {
 		return err
 	}
@@ -36,8 +40,8 @@ type ScheduleFunction func(d *Deps) func(ctx context.Context, ev events.EventBri
 
 // StartSQS is the whole of a queue consumer's main: configuration, clients, then SQS batches handled one
 // message at a time with partial batch failures.
-func StartSQS(ctx context.Context, name string, getenv func(string) string, fn SQSFunction) error {
-	d, err := start(ctx, name, getenv)
+func StartSQS(ctx context.Context, name string, getenv func(string) string, fn SQSFunction, opts ...Option) error {
+	d, err := start(ctx, name, getenv, opts)
 	if err != nil {
 		return err
 	}
@@ -46,8 +50,8 @@ func StartSQS(ctx context.Context, name string, getenv func(string) string, fn S
 }
 
 // StartSchedule is the whole of a scheduled function's main.
-func StartSchedule(ctx context.Context, name string, getenv func(string) string, fn ScheduleFunction) error {
-	d, err := start(ctx, name, getenv)
+func StartSchedule(ctx context.Context, name string, getenv func(string) string, fn ScheduleFunction, opts ...Option) error {
+	d, err := start(ctx, name, getenv, opts)
 	if err != nil {
 		return err
 	}
@@ -55,7 +59,9 @@ func StartSchedule(ctx context.Context, name string, getenv func(string) string,
 	return nil
 }
 
-func start(ctx context.Context, name string, getenv func(string) string) (*Deps, error) {
+// start reads the configuration, builds the clients with the function's optional parts and begins
+// connecting to Postgres and Redis in the background.
+func start(ctx context.Context, name string, getenv func(string) string, opts []Option) (*Deps, error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return nil, err
@@ -63,9 +69,14 @@ func start(ctx context.Context, name string, getenv func(string) string) (*Deps,
 	if cfg.Function == "corral" {
 		cfg.Function = name
 	}
-	d, err := NewDeps(ctx, cfg, logging.New(os.Stdout, cfg.LogLevel, cfg.Function))
+	d, err := NewDeps(ctx, cfg, logging.New(os.Stdout, cfg.LogLevel, cfg.Function), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), warmTimeout)
+		defer cancel()
+		d.Warm(ctx)
+	}()
 	return d, nil
 }

@@ -2,7 +2,7 @@
 // decrypting (blind indexes).
 //
 // A Sealer encrypts each value with AES-256-GCM under a data key; the data key is itself encrypted
-// ("wrapped") by a key-encryption key that a KeyProvider holds: AWS KMS in the cloud (KMS), keys from the
+// ("wrapped") by a key-encryption key that a KeyProvider holds: AWS KMS in the cloud (package sealkms), keys from the
 // environment in development and tests (LocalKeys). Every ciphertext names its key-encryption key and
 // carries its wrapped data key, so it can be opened after the provider's active key changes: rotating means
 // adding a new key in front and keeping the old ones for reading.

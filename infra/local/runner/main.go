@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/rocker-app/corral/shared/localrun"
 	"github.com/rocker-app/corral/shared/logging"
 	"github.com/rocker-app/corral/shared/platform"
+	"github.com/rocker-app/corral/shared/platform/awsparts"
 	"github.com/rocker-app/corral/shared/samtemplate"
 )
 
@@ -56,7 +58,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	log := logging.New(os.Stdout, cfg.LogLevel, "local-runner")
 	// Each function's logger replaces the function name with its own.
-	deps, err := platform.NewDeps(ctx, cfg, slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel})))
+	deps, err := platform.NewDeps(ctx, cfg, slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel})), awsparts.All()...)
 	if err != nil {
 		return err
 	}
@@ -86,6 +88,9 @@ func run(ctx context.Context, getenv func(string) string) error {
 		port = "3000"
 	}
 	hs := &http.Server{Addr: "127.0.0.1:" + port, Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	if addr := env("CORRAL_PPROF_ADDR"); addr != "" {
+		servePprof(addr, log)
+	}
 	// The server and the runner stop together: when ctx ends (Ctrl-C), or when either fails.
 	ctx, stopAll := context.WithCancel(ctx)
 	defer stopAll()
@@ -127,4 +132,20 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return shutErr
 	}
 	return nil
+}
+
+// servePprof serves net/http/pprof on addr (CORRAL_PPROF_ADDR, e.g. 127.0.0.1:6060) for profiling the
+// runner under load; it is off unless that variable is set, and never part of a deployment.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := hs.ListenAndServe(); err != nil {
+			log.Warn("pprof server stopped", "error", err)
+		}
+	}()
+	log.Info("pprof listening", "url", "http://"+addr+"/debug/pprof/")
 }

@@ -1,10 +1,11 @@
-package seal_test
+package sealkms_test
 
 import (
 	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/rand"
 	"errors"
 	"maps"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rocker-app/corral/shared/seal"
+	"github.com/rocker-app/corral/shared/seal/sealkms"
 )
 
 // fakeKMS stands in for AWS KMS (a paid outside API): it holds symmetric keys by ARN, answers to the key's
@@ -31,7 +33,7 @@ type fakeKMS struct {
 	err      error // when set, every call fails with it
 }
 
-var _ seal.KMSClient = (*fakeKMS)(nil)
+var _ sealkms.KMSClient = (*fakeKMS)(nil)
 
 const testKeyARN = "arn:aws:kms:eu-north-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -109,7 +111,7 @@ func TestKMSProvider(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	fake := newFakeKMS(t)
-	kp, err := seal.NewKMS(fake, "alias/corral-pii", nil)
+	kp, err := sealkms.New(fake, "alias/corral-pii", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,13 +145,13 @@ func TestKMSProvider(t *testing.T) {
 		t.Errorf("KMS requests (-want +got):\n%s", diff)
 	}
 	for i, ec := range fake.contexts {
-		if diff := cmp.Diff(seal.DefaultEncryptionContext, ec); diff != "" {
+		if diff := cmp.Diff(sealkms.DefaultEncryptionContext, ec); diff != "" {
 			t.Errorf("request %d encryption context (-want +got):\n%s", i, diff)
 		}
 	}
 
 	// A provider with another encryption context cannot unwrap those keys.
-	otherCtx, _ := seal.NewKMS(fake, "alias/corral-pii", map[string]string{"purpose": "other"})
+	otherCtx, _ := sealkms.New(fake, "alias/corral-pii", map[string]string{"purpose": "other"})
 	if _, err := seal.New(otherCtx).Open(ctx, sealed[0], aad); !errors.Is(err, seal.ErrInvalidCiphertext) {
 		t.Errorf("Open under another encryption context: err = %v, want ErrInvalidCiphertext", err)
 	}
@@ -158,11 +160,11 @@ func TestKMSProvider(t *testing.T) {
 func TestKMSProviderErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	if _, err := seal.NewKMS(newFakeKMS(t), "", nil); err == nil {
+	if _, err := sealkms.New(newFakeKMS(t), "", nil); err == nil {
 		t.Error("NewKMS without a key id succeeded")
 	}
 	fake := newFakeKMS(t)
-	kp, _ := seal.NewKMS(fake, testKeyARN, nil)
+	kp, _ := sealkms.New(fake, testKeyARN, nil)
 	_, wrapped, _, err := kp.GenerateDataKey(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -191,4 +193,10 @@ func TestKMSProviderErrors(t *testing.T) {
 	if _, err := seal.New(kp).Seal(ctx, []byte("v"), nil); !errors.As(err, &internal) {
 		t.Errorf("Seal while KMS fails: err = %v, want KMS's error wrapped", err)
 	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
 }

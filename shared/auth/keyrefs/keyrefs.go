@@ -1,4 +1,8 @@
-package auth
+// Package keyrefs resolves JWT_SIGNING_KEYS values that refer to where the key ring is kept (an SSM
+// parameter or a Secrets Manager secret) instead of holding the PEM text. It is a package of its own so
+// that only the token-issuing functions link the SSM and Secrets Manager clients (megabytes of binary and
+// milliseconds of package initialisation at every cold start).
+package keyrefs
 
 import (
 	"context"
@@ -7,19 +11,27 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/rocker-app/corral/shared/auth"
 )
 
-// Prefixes of a JWT_SIGNING_KEYS value that refers to where the PEM text is kept instead of holding it.
-const (
-	// SSMKeyPrefix, followed by a parameter name or ARN: an SSM Parameter Store SecureString (or String)
-	// parameter holding the PEM text, read with decryption.
-	SSMKeyPrefix = "ssm:"
-	// SecretsManagerKeyPrefix, followed by a secret id (name or ARN): a Secrets Manager secret whose
-	// SecretString (or SecretBinary) is the PEM text.
-	SecretsManagerKeyPrefix = "secretsmanager:"
-)
+// Loader resolves value (JWT_SIGNING_KEYS: PEM text or a reference) with the Lambda environment's region
+// and credentials, with one call bounded by ctx; platform.WithKeyReferences takes it. (Functions in the VPC
+// reach SSM / Secrets Manager through their VPC interface endpoints or a NAT.)
+func Loader(ctx context.Context, region, value, activeKID string) (*auth.KeyRing, error) {
+	var src Sources
+	if auth.IsKeyReference(value) {
+		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
+		if err != nil {
+			return nil, err
+		}
+		src = Sources{SSM: ssm.NewFromConfig(awsCfg), SecretsManager: secretsmanager.NewFromConfig(awsCfg)}
+	}
+	return LoadKeyRing(ctx, value, activeKID, src)
+}
 
 // ParameterGetter is the part of the SSM client that LoadKeyRing uses; *ssm.Client satisfies it.
 type ParameterGetter interface {
@@ -32,18 +44,11 @@ type SecretGetter interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }
 
-// KeySources are the stores a JWT_SIGNING_KEYS reference may point into. A nil field means that kind of
+// Sources are the stores a JWT_SIGNING_KEYS reference may point into. A nil field means that kind of
 // reference is refused; PEM text needs neither.
-type KeySources struct {
+type Sources struct {
 	SSM            ParameterGetter
 	SecretsManager SecretGetter
-}
-
-// IsKeyReference reports whether a JWT_SIGNING_KEYS value is an ssm: or secretsmanager: reference rather
-// than PEM text, so a caller builds AWS clients only when they are needed.
-func IsKeyReference(value string) bool {
-	v := strings.TrimSpace(value)
-	return strings.HasPrefix(v, SSMKeyPrefix) || strings.HasPrefix(v, SecretsManagerKeyPrefix)
 }
 
 // LoadKeyRing builds the ring from a JWT_SIGNING_KEYS value: PEM text (see ParseKeyRing), or
@@ -51,14 +56,14 @@ func IsKeyReference(value string) bool {
 // bounded by ctx, through src. activeKID is JWT_SIGNING_KID. It fails when the value is empty, the reference
 // names a store src lacks, the store call fails or returns nothing, or the text is not a valid key ring;
 // errors name the reference, never the key material.
-func LoadKeyRing(ctx context.Context, value, activeKID string, src KeySources) (*KeyRing, error) {
+func LoadKeyRing(ctx context.Context, value, activeKID string, src Sources) (*auth.KeyRing, error) {
 	value = strings.TrimSpace(value)
 	var text string
 	switch {
 	case value == "":
 		return nil, errors.New("auth: JWT signing keys are empty")
-	case strings.HasPrefix(value, SSMKeyPrefix):
-		name := strings.TrimSpace(strings.TrimPrefix(value, SSMKeyPrefix))
+	case strings.HasPrefix(value, auth.SSMKeyPrefix):
+		name := strings.TrimSpace(strings.TrimPrefix(value, auth.SSMKeyPrefix))
 		if name == "" || src.SSM == nil {
 			return nil, fmt.Errorf("auth: JWT signing keys %q: no parameter name or no SSM client", value)
 		}
@@ -70,8 +75,8 @@ func LoadKeyRing(ctx context.Context, value, activeKID string, src KeySources) (
 			return nil, fmt.Errorf("auth: JWT signing keys: SSM parameter %q is empty", name)
 		}
 		text = aws.ToString(out.Parameter.Value)
-	case strings.HasPrefix(value, SecretsManagerKeyPrefix):
-		id := strings.TrimSpace(strings.TrimPrefix(value, SecretsManagerKeyPrefix))
+	case strings.HasPrefix(value, auth.SecretsManagerKeyPrefix):
+		id := strings.TrimSpace(strings.TrimPrefix(value, auth.SecretsManagerKeyPrefix))
 		if id == "" || src.SecretsManager == nil {
 			return nil, fmt.Errorf("auth: JWT signing keys %q: no secret id or no Secrets Manager client", value)
 		}
@@ -92,5 +97,5 @@ func LoadKeyRing(ctx context.Context, value, activeKID string, src KeySources) (
 	default:
 		text = value
 	}
-	return ParseKeyRing(text, activeKID)
+	return auth.ParseKeyRing(text, activeKID)
 }

@@ -1,4 +1,7 @@
-package seal
+// Package sealkms is the AWS KMS key provider of shared/seal (PII_KEY_PROVIDER=kms). It is a package of its
+// own so that only the functions that seal personal data link the KMS client: the SDK's service packages
+// cost megabytes of binary and milliseconds of package initialisation at every cold start.
+package sealkms
 
 import (
 	"context"
@@ -6,9 +9,25 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/rocker-app/corral/shared/seal"
 )
+
+// Provider builds the KMS key provider of keyID with the Lambda environment's region and credentials and
+// DefaultEncryptionContext. It makes no call. platform.WithKMS takes it.
+func Provider(ctx context.Context, region, keyID string) (seal.KeyProvider, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
+	if err != nil {
+		return nil, fmt.Errorf("KMS client: %w", err)
+	}
+	return New(kms.NewFromConfig(awsCfg), keyID, nil)
+}
+
+// dataKeyLen is the length of an AES-256 data key.
+const dataKeyLen = 32
 
 // KMSClient is the part of *kms.Client that KMS uses.
 type KMSClient interface {
@@ -18,7 +37,7 @@ type KMSClient interface {
 
 var _ KMSClient = (*kms.Client)(nil)
 
-// KMS is a KeyProvider whose key-encryption key is an AWS KMS symmetric key: KMS generates each data key
+// KMS is a seal.KeyProvider whose key-encryption key is an AWS KMS symmetric key: KMS generates each data key
 // (AES_256) and unwraps it. Safe for concurrent use.
 //
 // The id KMS stores with each ciphertext is the key ARN KMS answered with, and Decrypt names it, so values
@@ -30,16 +49,16 @@ type KMS struct {
 	ctx    map[string]string
 }
 
-var _ KeyProvider = (*KMS)(nil)
+var _ seal.KeyProvider = (*KMS)(nil)
 
 // DefaultEncryptionContext is the KMS encryption context of every data key, unless NewKMS is given
 // another: KMS binds it to the wrapped key, and CloudTrail shows it on every call.
 var DefaultEncryptionContext = map[string]string{"purpose": "corral-pii"}
 
-// NewKMS returns a provider generating data keys under keyID (a key id, key ARN, alias name or alias ARN)
+// New returns a provider generating data keys under keyID (a key id, key ARN, alias name or alias ARN)
 // with the encryption context ec (DefaultEncryptionContext when nil). It makes no call. It fails only when
 // keyID is empty.
-func NewKMS(client KMSClient, keyID string, ec map[string]string) (*KMS, error) {
+func New(client KMSClient, keyID string, ec map[string]string) (*KMS, error) {
 	if keyID == "" {
 		return nil, errors.New("seal: PII_KMS_KEY_ID: must be set")
 	}
@@ -49,7 +68,7 @@ func NewKMS(client KMSClient, keyID string, ec map[string]string) (*KMS, error) 
 	return &KMS{client: client, keyID: keyID, ctx: ec}, nil
 }
 
-// GenerateDataKey implements KeyProvider; errors are KMS's.
+// GenerateDataKey implements seal.KeyProvider; errors are KMS's.
 func (k *KMS) GenerateDataKey(ctx context.Context) (plaintext, wrapped []byte, kekID string, err error) {
 	out, err := k.client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
 		KeyId: aws.String(k.keyID), KeySpec: types.DataKeySpecAes256, EncryptionContext: k.ctx,
@@ -63,8 +82,8 @@ func (k *KMS) GenerateDataKey(ctx context.Context) (plaintext, wrapped []byte, k
 	return out.Plaintext, out.CiphertextBlob, aws.ToString(out.KeyId), nil
 }
 
-// Decrypt implements KeyProvider. KMS's answers that the key does not exist map to ErrUnknownKey; that
-// the blob is not a ciphertext of this key and context, to ErrInvalidCiphertext. Other errors (disabled
+// Decrypt implements seal.KeyProvider. KMS's answers that the key does not exist map to seal.ErrUnknownKey; that
+// the blob is not a ciphertext of this key and context, to seal.ErrInvalidCiphertext. Other errors (disabled
 // key, access denied, throttling, network) are wrapped as they are.
 func (k *KMS) Decrypt(ctx context.Context, kekID string, wrapped []byte) ([]byte, error) {
 	out, err := k.client.Decrypt(ctx, &kms.DecryptInput{
@@ -76,9 +95,9 @@ func (k *KMS) Decrypt(ctx context.Context, kekID string, wrapped []byte) ([]byte
 	var incorrect *types.IncorrectKeyException
 	switch {
 	case errors.As(err, &notFound):
-		return nil, ErrUnknownKey
+		return nil, seal.ErrUnknownKey
 	case errors.As(err, &invalid), errors.As(err, &incorrect):
-		return nil, ErrInvalidCiphertext
+		return nil, seal.ErrInvalidCiphertext
 	case err != nil:
 		return nil, fmt.Errorf("kms decrypt: %w", err)
 	}
