@@ -63,6 +63,9 @@ func (s *Service) EnrolTOTP(ctx context.Context, p auth.Principal, accountLabel 
 	if errors.Is(err, ErrMFAEnrolled) {
 		return Enrolment{}, httpapi.Errorf(httpapi.CodeConflict, "a TOTP factor is already active; remove it first")
 	}
+	if errors.Is(err, ErrNotFound) { // a valid token whose account was deleted since
+		return Enrolment{}, httpapi.Errorf(httpapi.CodeUnauthorized, "the account of this token no longer exists; sign in again")
+	}
 	if err != nil {
 		return Enrolment{}, httpapi.Internal(err)
 	}

@@ -162,7 +162,8 @@ type Store interface {
 	VerifyEmail(ctx context.Context, hash []byte, now time.Time) error
 	// Factor returns the user's TOTP factor. ErrNotFound.
 	Factor(ctx context.Context, userID string) (Factor, error)
-	// EnrolFactor stores an unconfirmed factor, replacing an unconfirmed one. ErrMFAEnrolled.
+	// EnrolFactor stores an unconfirmed factor, replacing an unconfirmed one. ErrMFAEnrolled; ErrNotFound
+	// when the user does not exist.
 	EnrolFactor(ctx context.Context, userID string, secretEnc []byte) error
 	// ConfirmFactor confirms the factor at TOTP step and stores the recovery codes' hashes. ErrNotFound
 	// when there is no unconfirmed factor.

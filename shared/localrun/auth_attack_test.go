@@ -117,3 +117,16 @@ func TestAuthSignupWithInvite(t *testing.T) {
 	}
 	c.do("GET", "/horses/"+localrun.HorseA, login.str("access_token"), nil).want(t, 200, "invitee reads the tenant's horse")
 }
+
+// A token that verifies but whose account no longer exists (deleted since it was issued, or minted for a
+// made-up user by a holder of the signing key) is refused as unauthenticated, not a server error.
+func TestAuthMFAForAccountThatDoesNotExist(t *testing.T) {
+	t.Parallel()
+	env := seeded(t)
+	c := authServerOn(t, env)
+	token := env.Token(t, localrun.TenantA, "0b5e0000-0000-4000-8000-00000000dead", "member")
+	res := c.do("POST", "/auth/mfa/totp", token, nil).want(t, 401, "enrol TOTP for an account that does not exist")
+	if res.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("Content-Type %q, want application/problem+json", res.Header.Get("Content-Type"))
+	}
+}

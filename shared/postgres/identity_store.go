@@ -445,6 +445,9 @@ func (s *IdentityStore) EnrolFactor(ctx context.Context, userID string, secretEn
 INSERT INTO mfa_factors (user_id, secret_enc) VALUES ($1, $2)
 ON CONFLICT (user_id) DO UPDATE SET secret_enc = excluded.secret_enc, created_at = now(), last_used_step = 0
 WHERE mfa_factors.confirmed_at IS NULL`, userID, secretEnc)
+		if isForeignKeyViolation(err) { // the token's user no longer exists
+			return identity.ErrNotFound
+		}
 		if err != nil {
 			return fmt.Errorf("postgres: enrol factor: %w", err)
 		}
