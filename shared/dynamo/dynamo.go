@@ -4,15 +4,13 @@ package dynamo
 
 import (
 	"context"
-	"fmt"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/rocker-app/corral/shared/awsenv"
 	"github.com/rocker-app/corral/shared/idempotency"
 )
 
@@ -20,21 +18,11 @@ import (
 // slow table must not hold a request for the whole Lambda timeout.
 const requestTimeout = 3 * time.Second
 
-// NewClient returns a DynamoDB client for region, using the Lambda environment's credentials. With an
-// endpoint (a local server such as dynalite) it sends every request there with static local credentials.
-// It makes no request; it fails only when the AWS configuration cannot be loaded, wrapped with %w.
-func NewClient(ctx context.Context, region, endpoint string) (*dynamodb.Client, error) {
-	opts := []func(*awsconfig.LoadOptions) error{
-		awsconfig.WithRegion(region),
-		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(requestTimeout)),
-	}
-	if endpoint != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("dynamo: client: %w", err)
-	}
+// NewClient returns a DynamoDB client for region, using the Lambda environment's credentials (see
+// shared/awsenv). With an endpoint (a local server such as dynalite) it sends every request there with static
+// local credentials. It makes no request; the error is always nil (kept for callers that wrap it).
+func NewClient(_ context.Context, region, endpoint string) (*dynamodb.Client, error) {
+	cfg := awsenv.Config(os.Getenv, awsenv.Options{Region: region, Endpoint: endpoint, Timeout: requestTimeout})
 	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)

@@ -9,18 +9,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rocker-app/corral/shared/audit"
 	"github.com/rocker-app/corral/shared/auth"
+	"github.com/rocker-app/corral/shared/awsenv"
 	"github.com/rocker-app/corral/shared/config"
 	"github.com/rocker-app/corral/shared/httpapi"
 	"github.com/rocker-app/corral/shared/idempotency"
@@ -185,10 +185,7 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...O
 		return nil, fmt.Errorf("platform: %w", err)
 	}
 
-	if d.SQS, err = newSQS(ctx, cfg); err != nil {
-		d.Close()
-		return nil, fmt.Errorf("platform: SQS client: %w", err)
-	}
+	d.SQS = newSQS(cfg)
 	if cfg.DatabaseMaintenanceURL != "" {
 		if d.Maintenance, err = postgres.Open(ctx, cfg.DatabaseMaintenanceURL, 2); err != nil {
 			d.Close()
@@ -207,7 +204,8 @@ func (d *Deps) Warm(ctx context.Context) {
 	done := make(chan struct{}, 2)
 	warm := func(what string, ping func(context.Context) error) {
 		defer func() { done <- struct{}{} }()
-		if err := ping(ctx); err != nil && ctx.Err() == nil {
+		// Canceled: the function is shutting down (Close ends the pools) before the warm-up finished.
+		if err := ping(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 			d.Log.LogAttrs(ctx, slog.LevelWarn, "warm-up: "+what+" not reachable yet", slog.Any("error", err))
 		}
 	}
@@ -274,21 +272,14 @@ func newPII(ctx context.Context, c config.Config, kms func(ctx context.Context, 
 	return seal.New(kp), bidx, nil, nil
 }
 
-// newSQS builds the SQS client from the Lambda environment (region and credentials); with an endpoint
-// (the local SQS server) it uses that endpoint, the configured region and static local credentials.
-// Loading the configuration makes no network call.
-func newSQS(ctx context.Context, c config.Config) (*sqs.Client, error) {
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(c.AWSRegion)}
-	if c.SQSEndpoint != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, err
-	}
+// newSQS builds the SQS client from the Lambda environment (region and credentials, see shared/awsenv);
+// with an endpoint (the local SQS server) it uses that endpoint with static local credentials. It makes no
+// network call.
+func newSQS(c config.Config) *sqs.Client {
+	cfg := awsenv.Config(os.Getenv, awsenv.Options{Region: c.AWSRegion, Endpoint: c.SQSEndpoint})
 	return sqs.NewFromConfig(cfg, func(o *sqs.Options) {
 		if c.SQSEndpoint != "" {
 			o.BaseEndpoint = aws.String(c.SQSEndpoint)
 		}
-	}), nil
+	})
 }

@@ -8,26 +8,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/rocker-app/corral/shared/auth"
+	"github.com/rocker-app/corral/shared/awsenv"
 )
 
 // Loader resolves value (JWT_SIGNING_KEYS: PEM text or a reference) with the Lambda environment's region
-// and credentials, with one call bounded by ctx; platform.WithKeyReferences takes it. (Functions in the VPC
+// and credentials (see shared/awsenv), with one call bounded by ctx; platform.WithKeyReferences takes it. (Functions in the VPC
 // reach SSM / Secrets Manager through their VPC interface endpoints or a NAT.)
 func Loader(ctx context.Context, region, value, activeKID string) (*auth.KeyRing, error) {
 	var src Sources
 	if auth.IsKeyReference(value) {
-		awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
-		if err != nil {
-			return nil, err
-		}
+		awsCfg := awsenv.Config(os.Getenv, awsenv.Options{Region: region})
 		src = Sources{SSM: ssm.NewFromConfig(awsCfg), SecretsManager: secretsmanager.NewFromConfig(awsCfg)}
 	}
 	return LoadKeyRing(ctx, value, activeKID, src)

@@ -7,23 +7,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/rocker-app/corral/shared/awsenv"
 	"github.com/rocker-app/corral/shared/seal"
 )
 
-// Provider builds the KMS key provider of keyID with the Lambda environment's region and credentials and
+// Provider builds the KMS key provider of keyID with the Lambda environment's region and credentials (see
+// shared/awsenv) and
 // DefaultEncryptionContext. It makes no call. platform.WithKMS takes it.
 func Provider(ctx context.Context, region, keyID string) (seal.KeyProvider, error) {
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
-	if err != nil {
-		return nil, fmt.Errorf("KMS client: %w", err)
-	}
-	return New(kms.NewFromConfig(awsCfg), keyID, nil)
+	return New(kms.NewFromConfig(awsenv.Config(os.Getenv, awsenv.Options{Region: region})), keyID, nil)
 }
 
 // dataKeyLen is the length of an AES-256 data key.
