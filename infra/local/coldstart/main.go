@@ -133,13 +133,30 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		ownerURL = localrun.DefaultOwnerURL
 	}
 	err = localrun.Prepare(ctx, ownerURL, deps.Sealer, deps.BlindIndex)
+	var queueEnv map[string]string
+	if err == nil {
+		// The template's queues, as make dev creates them: the functions that send (outbox-relay, ...)
+		// get their QUEUE_URL_* like in Lambda.
+		var tpl *samtemplate.Template
+		if tpl, err = samtemplate.Load(tplPath); err == nil {
+			var qs map[string]localrun.LocalQueue
+			if qs, err = localrun.SetupQueues(ctx, deps, tpl); err == nil {
+				queueEnv = localrun.QueueEnv(qs)
+			}
+		}
+	}
 	deps.Close()
 	if err != nil {
 		return err
 	}
-	// The functions' environment: this one, plus every variable the configuration reads, with the
-	// development defaults.
-	baseEnv := functionEnv(env)
+	// The functions' environment: Lambda's own variables, the queue URLs, and every variable the
+	// configuration reads, with the development defaults.
+	baseEnv := functionEnv(func(k string) string {
+		if v, ok := queueEnv[k]; ok {
+			return v
+		}
+		return env(k)
+	})
 
 	names, err := functionNames(root, *only)
 	if err != nil {
