@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -60,4 +61,124 @@ type Store interface {
 	// Release gives the lease up (the request failed with a 5xx), so a retry starts afresh. Releasing a lease
 	// already lost is not an error.
 	Release(ctx context.Context, k Key, leaseToken string) error
+}
+
+// TxStore is a Store that can take a lease inside the handler's own first write transaction instead of in
+// one of its own (the Postgres store: the lease row is inserted as part of the handler's first write to
+// the same database). The lease then commits if and only if that write commits, and the separate lease
+// transaction disappears from the request's path.
+//
+// The middleware uses it only for handlers whose every effect is such a write (middleware.EffectsInTx):
+// a handler that calls a payment API before writing would run that call unprotected.
+type TxStore interface {
+	Store
+	// Pending returns a lease for k that is not taken yet. Put it in the request's context with
+	// WithPending; the store's database takes it in the first write transaction that carries that
+	// context. Its fields are as for Begin.
+	Pending(k Key, requestHash []byte, lease, ttl time.Duration) *Pending
+}
+
+// PendingState is where a pending lease stands.
+type PendingState int32
+
+// The states of a Pending lease.
+const (
+	// PendingIdle: no write transaction holds the lease now, and none committed it.
+	PendingIdle PendingState = iota
+	// PendingInTx: an open write transaction carries the lease.
+	PendingInTx
+	// PendingCommitted: the lease committed together with a write of the handler: it is held now, exactly
+	// as one taken by Begin.
+	PendingCommitted
+	// PendingConflict: the key already had a record (a finished or running request, or an expired record):
+	// the transaction that tried to take the lease failed and was rolled back.
+	PendingConflict
+)
+
+// Pending is a lease to be taken by the handler's first write transaction (see TxStore). It is safe for
+// concurrent use; a transaction claims it with Take and reports its outcome with Settle or Conflict.
+type Pending struct {
+	Key         Key
+	RequestHash []byte
+	Token       string // the lease token, as Outcome.Lease
+	Lease, TTL  time.Duration
+	owner       any
+
+	mu    sync.Mutex
+	state PendingState
+}
+
+// NewPending returns an idle pending lease that only the database owner may take (a store passes its own
+// database handle, which compares it with itself in Take).
+func NewPending(owner any, k Key, requestHash []byte, token string, lease, ttl time.Duration) *Pending {
+	return &Pending{Key: k, RequestHash: requestHash, Token: token, Lease: lease, TTL: ttl, owner: owner}
+}
+
+// Take claims the lease for a transaction of owner: true when it was idle and belongs to owner (it is then
+// in that transaction until Settle or Conflict). A nil Pending is never taken.
+func (p *Pending) Take(owner any) bool {
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.owner != owner || p.state != PendingIdle {
+		return false
+	}
+	p.state = PendingInTx
+	return true
+}
+
+// Settle ends the transaction that took the lease: committed or rolled back (idle again, so that a later
+// write transaction of the same request may take it). It does nothing on a nil Pending, or one that no
+// transaction holds.
+func (p *Pending) Settle(committed bool) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state != PendingInTx {
+		return
+	}
+	if committed {
+		p.state = PendingCommitted
+	} else {
+		p.state = PendingIdle
+	}
+}
+
+// Conflict records that the transaction that took the lease found the key already recorded and failed.
+func (p *Pending) Conflict() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state == PendingInTx {
+		p.state = PendingConflict
+	}
+}
+
+// State reports where the lease stands (PendingIdle for nil).
+func (p *Pending) State() PendingState {
+	if p == nil {
+		return PendingIdle
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state
+}
+
+type pendingKey struct{}
+
+// WithPending returns ctx carrying p.
+func WithPending(ctx context.Context, p *Pending) context.Context {
+	return context.WithValue(ctx, pendingKey{}, p)
+}
+
+// PendingFrom returns the pending lease of ctx, or nil.
+func PendingFrom(ctx context.Context) *Pending {
+	p, _ := ctx.Value(pendingKey{}).(*Pending)
+	return p
 }

@@ -37,8 +37,16 @@ const defaultLease = 30 * time.Second
 // the stored status, headers and body with Idempotent-Replayed: true; the same key with another payload is
 // 422; a duplicate while the first is in flight is 409 with Retry-After; a store that cannot be reached is
 // 503. The lease lasts as long as the request may run (the Lambda's remaining time).
+//
+// When the store is an idempotency.TxStore and the handler is marked with EffectsInTx, the lease is not
+// taken up front: it rides the handler's first write transaction (see runInTx), which saves a round trip
+// and commits the lease exactly when the effect commits.
 func Idempotency(store idempotency.Store, o IdempotencyOptions) Middleware {
 	return func(next http.Handler) http.Handler {
+		txStore, _ := store.(idempotency.TxStore)
+		if _, ok := next.(effectsInTx); !ok {
+			txStore = nil
+		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch r.Method {
 			case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
@@ -69,58 +77,183 @@ func Idempotency(store idempotency.Store, o IdempotencyOptions) Middleware {
 				httpapi.WriteError(w, r, httpapi.Errorf(httpapi.CodeInvalid, "the body could not be read"))
 				return
 			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-
 			p, _ := auth.FromContext(r.Context())
-			k := idempotency.Key{TenantID: p.TenantID, UserID: p.UserID, Route: o.Route, Key: key}
-			out, err := store.Begin(r.Context(), k, requestHash(r, o.Route, body), leaseFor(r.Context()), o.TTL)
-			if err != nil {
-				httpapi.WriteError(w, r, &httpapi.Error{Code: httpapi.CodeUnavailable, Message: "idempotency store unavailable; retry later", RetryAfter: time.Second, Err: err})
+			c := idemCall{store: store, next: next, key: idempotency.Key{TenantID: p.TenantID, UserID: p.UserID, Route: o.Route, Key: key},
+				hash: requestHash(r, o.Route, body), body: body, ttl: o.TTL}
+			if txStore != nil {
+				c.runInTx(w, r, txStore)
 				return
 			}
-			switch {
-			case out.Mismatch:
-				httpapi.WriteError(w, r, httpapi.Errorf(httpapi.CodeUnprocessable, "this Idempotency-Key was used with a different request"))
-				return
-			case out.Completed != nil:
-				if st := stateFrom(r.Context()); st != nil {
-					st.replayed = true
-				}
-				replay(w, out.Completed)
-				return
-			case out.InFlight || out.Lease == "":
-				httpapi.WriteError(w, r, &httpapi.Error{Code: httpapi.CodeConflict, Message: "a request with this Idempotency-Key is still in progress", RetryAfter: time.Second})
-				return
-			}
-
-			cw := &capture{ResponseWriter: w}
-			completed := false
-			defer func() {
-				if !completed { // the handler panicked: free the key for a retry, then let Recover answer
-					releaseLease(r, store, k, out.Lease)
-				}
-			}()
-			next.ServeHTTP(cw, r)
-			completed = true
-			if cw.status == 0 {
-				cw.status = http.StatusOK
-			}
-			if cw.status >= 500 {
-				releaseLease(r, store, k, out.Lease)
-				return
-			}
-			rec := idempotency.Record{Status: cw.status, Header: storedHeaders(w.Header()), Body: cw.buf.Bytes()}
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
-			defer cancel()
-			if err := store.Complete(ctx, k, out.Lease, rec); err != nil {
-				level := slog.LevelError
-				if errors.Is(err, idempotency.ErrLeaseLost) {
-					level = slog.LevelWarn
-				}
-				logging.FromContext(r.Context()).LogAttrs(r.Context(), level, "idempotency: response not stored", slog.Any("error", err))
-			}
+			c.run(w, r)
 		})
 	}
+}
+
+// EffectsInTx marks h as a handler whose every effect is a write to the idempotency store's Postgres
+// database, in transactions that carry the request's context (postgres.DB.InTx, or a ReadWrite QueryRow
+// or Query): no call to another service, queue or store before its first such write commits (after it,
+// anything goes: the lease is then held). For such a handler Idempotency lets the lease ride that first
+// write instead of taking it in a transaction of its own. Mark only the route's own handler: Idempotency
+// must be the last middleware before it.
+func EffectsInTx(h http.Handler) http.Handler { return effectsInTx{h} }
+
+type effectsInTx struct{ http.Handler }
+
+// idemCall is one request with an Idempotency-Key.
+type idemCall struct {
+	store idempotency.Store
+	next  http.Handler
+	key   idempotency.Key
+	hash  []byte
+	body  []byte
+	ttl   time.Duration
+}
+
+// run is the protocol with a lease taken up front: Begin, then the handler (its response passed through
+// as it is written), then Complete or, on a 5xx or a panic, Release.
+func (c *idemCall) run(w http.ResponseWriter, r *http.Request) {
+	out, err := c.store.Begin(r.Context(), c.key, c.hash, leaseFor(r.Context()), c.ttl)
+	if !c.answered(w, r, out, err) {
+		c.serveWithLease(w, r, out.Lease)
+	}
+}
+
+// answered writes the answer to a Begin that did not grant the lease (an error, a mismatch, a replay, a
+// duplicate in flight) and reports whether it did.
+func (c *idemCall) answered(w http.ResponseWriter, r *http.Request, out idempotency.Outcome, err error) bool {
+	switch {
+	case err != nil:
+		httpapi.WriteError(w, r, &httpapi.Error{Code: httpapi.CodeUnavailable, Message: "idempotency store unavailable; retry later", RetryAfter: time.Second, Err: err})
+	case out.Mismatch:
+		httpapi.WriteError(w, r, httpapi.Errorf(httpapi.CodeUnprocessable, "this Idempotency-Key was used with a different request"))
+	case out.Completed != nil:
+		if st := stateFrom(r.Context()); st != nil {
+			st.replayed = true
+		}
+		replay(w, out.Completed)
+	case out.InFlight || out.Lease == "":
+		httpapi.WriteError(w, r, &httpapi.Error{Code: httpapi.CodeConflict, Message: "a request with this Idempotency-Key is still in progress", RetryAfter: time.Second})
+	default:
+		return false
+	}
+	return true
+}
+
+func (c *idemCall) serveWithLease(w http.ResponseWriter, r *http.Request, lease string) {
+	r.Body = io.NopCloser(bytes.NewReader(c.body))
+	cw := &capture{ResponseWriter: w}
+	completed := false
+	defer func() {
+		if !completed { // the handler panicked: free the key for a retry, then let Recover answer
+			releaseLease(r, c.store, c.key, lease)
+		}
+	}()
+	c.next.ServeHTTP(cw, r)
+	completed = true
+	if cw.status == 0 {
+		cw.status = http.StatusOK
+	}
+	c.finish(r, w.Header(), cw.status, cw.buf.Bytes(), lease)
+}
+
+// finish stores a response the lease holder produced, or releases the lease after a 5xx.
+func (c *idemCall) finish(r *http.Request, h http.Header, status int, body []byte, lease string) {
+	if status >= 500 {
+		releaseLease(r, c.store, c.key, lease)
+		return
+	}
+	rec := idempotency.Record{Status: status, Header: storedHeaders(h), Body: body}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
+	if err := c.store.Complete(ctx, c.key, lease, rec); err != nil {
+		level := slog.LevelError
+		if errors.Is(err, idempotency.ErrLeaseLost) {
+			level = slog.LevelWarn
+		}
+		logging.FromContext(r.Context()).LogAttrs(r.Context(), level, "idempotency: response not stored", slog.Any("error", err))
+	}
+}
+
+// runInTx is the protocol with the lease riding the handler's first write (idempotency.TxStore). The
+// handler runs with the pending lease in its context and its response held back, then:
+//
+//   - the lease committed with a write: the response is sent and stored (Complete), or the lease released
+//     after a 5xx, exactly as in run;
+//   - the key already had a record (PendingConflict): the write that tried to take the lease failed and
+//     rolled back, so the handler had no effect; its response is dropped and the request starts over with
+//     run, which replays, refuses (409, 422) or takes over the record and runs the handler again;
+//   - no write committed the lease (the handler refused the request before writing, or its writes rolled
+//     back): the handler had no effect, so the outcome is what run would have given with this response:
+//     Begin, then the response is stored and sent if the lease was granted, or Begin's answer is sent.
+//
+// A panicking handler had either no effect (nothing committed: nothing to undo) or committed the lease
+// with its effect, which is then released as in run.
+func (c *idemCall) runInTx(w http.ResponseWriter, r *http.Request, store idempotency.TxStore) {
+	pending := store.Pending(c.key, c.hash, leaseFor(r.Context()), c.ttl)
+	bw := &bufferedWriter{header: http.Header{}}
+	r2 := r.WithContext(idempotency.WithPending(r.Context(), pending))
+	r2.Body = io.NopCloser(bytes.NewReader(c.body))
+	served := false
+	defer func() {
+		if !served && pending.State() == idempotency.PendingCommitted {
+			releaseLease(r, c.store, c.key, pending.Token)
+		}
+	}()
+	c.next.ServeHTTP(bw, r2)
+	served = true
+	if bw.status == 0 {
+		bw.status = http.StatusOK
+	}
+	switch pending.State() {
+	case idempotency.PendingCommitted:
+		bw.send(w)
+		c.finish(r, w.Header(), bw.status, bw.body.Bytes(), pending.Token)
+	case idempotency.PendingConflict:
+		c.run(w, r)
+	default:
+		if bw.status >= 500 { // nothing to store, and nothing happened that a retry could repeat
+			bw.send(w)
+			return
+		}
+		out, err := c.store.Begin(r.Context(), c.key, c.hash, leaseFor(r.Context()), c.ttl)
+		if c.answered(w, r, out, err) {
+			return
+		}
+		bw.send(w)
+		c.finish(r, w.Header(), bw.status, bw.body.Bytes(), out.Lease)
+	}
+}
+
+// bufferedWriter holds a response back until the middleware knows it may be sent.
+type bufferedWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedWriter) Header() http.Header { return b.header }
+
+func (b *bufferedWriter) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+
+func (b *bufferedWriter) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
+}
+
+// send writes the held response to w.
+func (b *bufferedWriter) send(w http.ResponseWriter) {
+	h := w.Header()
+	for k, v := range b.header {
+		h[k] = v
+	}
+	w.WriteHeader(b.status)
+	_, _ = w.Write(b.body.Bytes())
 }
 
 func releaseLease(r *http.Request, store idempotency.Store, k idempotency.Key, lease string) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rocker-app/corral/shared/auth"
 	"github.com/rocker-app/corral/shared/idempotency"
@@ -23,10 +24,52 @@ type IdempotencyStore struct {
 	db *DB
 }
 
-var _ idempotency.Store = (*IdempotencyStore)(nil)
+var _ idempotency.TxStore = (*IdempotencyStore)(nil)
 
 // NewIdempotencyStore returns a store on db.
 func NewIdempotencyStore(db *DB) *IdempotencyStore { return &IdempotencyStore{db: db} }
+
+// Pending implements idempotency.TxStore: the lease is taken by the first write of db (DB.InTx, or a
+// ReadWrite QueryRow or Query) that runs with the returned lease in its context (idempotency.WithPending)
+// for the key's tenant. That write's transaction inserts the lease row before its own statements (leaseSQL):
+// the lease commits if and only if the write does, at no extra round trip.
+//
+// The insert is plain, without the takeover rules of Begin: when the key has any record, even an expired
+// one, the insert fails with a unique violation, the handler's transaction rolls back with it, and the
+// lease reports idempotency.PendingConflict; the middleware then discards the handler's response and
+// follows the ordinary protocol (Begin). A duplicate that arrives while the first request's transaction
+// is open waits for it (the unique index's row lock) and then conflicts.
+func (s *IdempotencyStore) Pending(k idempotency.Key, requestHash []byte, lease, ttl time.Duration) *idempotency.Pending {
+	return idempotency.NewPending(s.db, k, requestHash, newToken(), lease, ttl)
+}
+
+// leaseSQL takes a pending lease (see Pending). Its arguments are leaseArgs.
+const leaseSQL = `
+INSERT INTO idempotency_keys
+    (tenant_id, user_id, route, key, request_hash, lease_token, lease_expires_at, status, expires_at)
+VALUES (nullif($1, '')::uuid, $2, $3, $4, $5, $6::uuid, now() + make_interval(secs => $7::float8),
+        'in_flight', now() + make_interval(secs => $8::float8))`
+
+func leaseArgs(p *idempotency.Pending) []any {
+	return []any{p.Key.TenantID, p.Key.UserID, p.Key.Route, p.Key.Key, p.RequestHash, p.Token, p.Lease.Seconds(), p.TTL.Seconds()}
+}
+
+// takeLease returns the pending idempotency lease of ctx, now claimed by a write transaction of db for
+// principal p, or nil: when there is none, it belongs to another database, another write holds or
+// committed it, or p is of another tenant than the key (row-level security would refuse the row).
+func (db *DB) takeLease(ctx context.Context, p auth.Principal) *idempotency.Pending {
+	l := idempotency.PendingFrom(ctx)
+	if l == nil || l.Key.TenantID != p.TenantID || !l.Take(db) {
+		return nil
+	}
+	return l
+}
+
+// isLeaseConflict reports whether err is the unique violation of an idempotency key that has a record.
+func isLeaseConflict(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "idempotency_keys_scope_key"
+}
 
 // beginSQL takes the lease in one statement: insert, or take over a record that expired or whose lease
 // ran out on an identical request; otherwise return the existing record.
@@ -110,8 +153,7 @@ UPDATE idempotency_keys
 SET status = 'completed', response_status = $6, response_headers = $7, response_body = $8,
     lease_token = NULL, lease_expires_at = NULL
 WHERE key = $4 AND route = $3 AND user_id = $2 AND tenant_id IS NOT DISTINCT FROM nullif($1, '')::uuid
-  AND status = 'in_flight' AND lease_token = $5::uuid
-RETURNING true`
+  AND status = 'in_flight' AND lease_token = $5::uuid`
 
 // Complete implements idempotency.Store.
 func (s *IdempotencyStore) Complete(ctx context.Context, k idempotency.Key, leaseToken string, rec idempotency.Record) error {
@@ -123,14 +165,13 @@ func (s *IdempotencyStore) Complete(ctx context.Context, k idempotency.Key, leas
 	if body == nil {
 		body = []byte{}
 	}
-	var ok bool
-	err = s.db.QueryRow(ctx, principal(k), ReadWrite, completeSQL,
-		[]any{k.TenantID, k.UserID, k.Route, k.Key, leaseToken, rec.Status, headers, body}, &ok)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return idempotency.ErrLeaseLost
-	}
+	// Storing the response shares its round trip with concurrent requests' (DB.ExecCombined).
+	n, err := s.db.ExecCombined(ctx, principal(k), completeSQL, k.TenantID, k.UserID, k.Route, k.Key, leaseToken, rec.Status, headers, body)
 	if err != nil {
 		return fmt.Errorf("idempotency: complete: %w", err)
+	}
+	if n == 0 {
+		return idempotency.ErrLeaseLost
 	}
 	return nil
 }

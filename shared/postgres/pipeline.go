@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rocker-app/corral/shared/auth"
+	"github.com/rocker-app/corral/shared/idempotency"
 )
 
 // Mode chooses the pool and access mode of a pipelined statement.
@@ -44,12 +45,13 @@ func (db *DB) QueryRow(ctx context.Context, p auth.Principal, mode Mode, sql str
 	if len(dest) == 0 {
 		return errNilDest
 	}
-	br, err := db.send(ctx, p, mode, sql, args)
+	br, lease, err := db.send(ctx, p, mode, sql, args)
 	if err != nil {
 		return err
 	}
 	err = br.QueryRow().Scan(dest...)
 	closeErr := br.Close()
+	lease.Settle((err == nil || errors.Is(err, pgx.ErrNoRows)) && closeErr == nil)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		if closeErr != nil {
@@ -69,12 +71,20 @@ func (db *DB) QueryRow(ctx context.Context, p auth.Principal, mode Mode, sql str
 // returns an error, Query stops and returns that error unchanged. Other errors are wrapped with %w. As
 // with QueryRow, a write in a ReadWrite statement has been committed by the time each runs.
 func (db *DB) Query(ctx context.Context, p auth.Principal, mode Mode, sql string, args []any, each func(pgx.Rows) error) error {
-	br, err := db.send(ctx, p, mode, sql, args)
+	br, lease, err := db.send(ctx, p, mode, sql, args)
 	if err != nil {
 		return err
 	}
-	defer br.Close()
+	err = readRows(br, each)
+	closeErr := br.Close()
+	lease.Settle(err == nil && closeErr == nil)
+	if err == nil && closeErr != nil {
+		err = fmt.Errorf("postgres: query: %w", closeErr)
+	}
+	return err
+}
 
+func readRows(br pgx.BatchResults, each func(pgx.Rows) error) error {
 	rows, err := br.Query()
 	if err != nil {
 		return fmt.Errorf("postgres: query: %w", err)
@@ -88,16 +98,18 @@ func (db *DB) Query(ctx context.Context, p auth.Principal, mode Mode, sql string
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("postgres: query: %w", err)
 	}
-	rows.Close()
-	if err := br.Close(); err != nil {
-		return fmt.Errorf("postgres: query: %w", err)
-	}
 	return nil
 }
 
 // send queues the principal statement and sql in one batch and consumes the principal statement's result,
-// leaving the query's result next. The caller must Close the returned results.
-func (db *DB) send(ctx context.Context, p auth.Principal, mode Mode, sql string, args []any) (pgx.BatchResults, error) {
+// leaving the query's result next. The caller must Close the returned results, then Settle the returned
+// lease (nil when the batch carries none) with whether the batch committed. On error there is nothing to
+// close.
+//
+// A ReadWrite statement carries the request's pending idempotency lease when there is one for this
+// database (see takeLease): the lease row is inserted between the principal and the statement, in the same
+// implicit transaction, so it commits exactly when the statement does, at no extra round trip.
+func (db *DB) send(ctx context.Context, p auth.Principal, mode Mode, sql string, args []any) (pgx.BatchResults, *idempotency.Pending, error) {
 	var pool *pgxpool.Pool
 	var set string
 	switch mode {
@@ -106,15 +118,28 @@ func (db *DB) send(ctx context.Context, p auth.Principal, mode Mode, sql string,
 	case ReadWrite:
 		pool, set = db.write, setPrincipalSQL
 	default:
-		return nil, fmt.Errorf("postgres: unknown mode %d", mode)
+		return nil, nil, fmt.Errorf("postgres: unknown mode %d", mode)
 	}
 	b := &pgx.Batch{}
 	b.Queue(set, p.TenantID, p.UserID)
+	var lease *idempotency.Pending
+	if mode == ReadWrite {
+		if lease = db.takeLease(ctx, p); lease != nil {
+			b.Queue(leaseSQL, leaseArgs(lease)...)
+		}
+	}
 	b.Queue(sql, args...)
 	br := pool.SendBatch(ctx, b)
-	if _, err := br.Exec(); err != nil {
-		_ = br.Close()
-		return nil, fmt.Errorf("postgres: query: %w", err)
+	_, err := br.Exec()
+	if err == nil && lease != nil {
+		if _, err = br.Exec(); isLeaseConflict(err) {
+			lease.Conflict()
+		}
 	}
-	return br, nil
+	if err != nil {
+		_ = br.Close()
+		lease.Settle(false)
+		return nil, nil, fmt.Errorf("postgres: query: %w", err)
+	}
+	return br, lease, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rocker-app/corral/shared/auth"
+	"github.com/rocker-app/corral/shared/idempotency"
 )
 
 // Pool settings for Lambda. One execution environment serves one request at a time and may be frozen
@@ -68,8 +69,9 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 // DB runs work for a principal against a write pool and an optional read pool (a replica). It is safe for
 // concurrent use. DB does not own the pools: close them yourself.
 type DB struct {
-	write *pgxpool.Pool
-	read  *pgxpool.Pool
+	write   *pgxpool.Pool
+	read    *pgxpool.Pool
+	combine *combiner // ExecCombined's queue, on the write pool
 }
 
 // New returns a DB over the given pools. read may be nil, in which case reads use write.
@@ -77,7 +79,7 @@ func New(write, read *pgxpool.Pool) *DB {
 	if read == nil {
 		read = write
 	}
-	return &DB{write: write, read: read}
+	return &DB{write: write, read: read, combine: &combiner{pool: write}}
 }
 
 // setPrincipalSQL makes the principal visible to the row-level-security policies for the current
@@ -92,26 +94,28 @@ const setPrincipalSQL = `SELECT set_config('app.tenant_id', $1, true), set_confi
 // is rolled back and the panic continues. Failures to begin, set the principal or commit are returned
 // wrapped with %w; a failed commit means nothing was written.
 func (db *DB) InTx(ctx context.Context, p auth.Principal, fn func(tx pgx.Tx) error) error {
-	return runTx(ctx, db.write, pgx.TxOptions{AccessMode: pgx.ReadWrite}, p, fn)
+	return db.runTx(ctx, db.write, pgx.TxOptions{AccessMode: pgx.ReadWrite}, p, fn)
 }
 
 // ReadTx is InTx for reads: it runs fn inside a READ ONLY transaction on the read pool (the write pool
 // when there is none). A write inside fn fails with SQLSTATE 25006 (read_only_sql_transaction). Errors
 // follow InTx's contract.
 func (db *DB) ReadTx(ctx context.Context, p auth.Principal, fn func(tx pgx.Tx) error) error {
-	return runTx(ctx, db.read, pgx.TxOptions{AccessMode: pgx.ReadOnly}, p, fn)
+	return db.runTx(ctx, db.read, pgx.TxOptions{AccessMode: pgx.ReadOnly}, p, fn)
 }
 
-func runTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, p auth.Principal, fn func(tx pgx.Tx) error) (err error) {
+func (db *DB) runTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, p auth.Principal, fn func(tx pgx.Tx) error) (err error) {
 	tx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
+	var lease *idempotency.Pending
 	committed := false
 	defer func() {
 		if committed {
 			return
 		}
+		lease.Settle(false)
 		// Roll back even when ctx is already cancelled, so the connection goes back to the pool clean
 		// (pgx closes the connection if the rollback itself fails).
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
@@ -119,8 +123,32 @@ func runTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, p auth.P
 		_ = tx.Rollback(rctx)
 	}()
 
-	if _, err := tx.Exec(ctx, setPrincipalSQL, p.TenantID, p.UserID); err != nil {
-		return fmt.Errorf("postgres: set principal: %w", err)
+	// A write transaction carries the request's pending idempotency lease (see send), inserted in the
+	// same round trip as the principal.
+	if opts.AccessMode == pgx.ReadWrite {
+		lease = db.takeLease(ctx, p)
+	}
+	if lease == nil {
+		if _, err := tx.Exec(ctx, setPrincipalSQL, p.TenantID, p.UserID); err != nil {
+			return fmt.Errorf("postgres: set principal: %w", err)
+		}
+	} else {
+		b := &pgx.Batch{}
+		b.Queue(setPrincipalSQL, p.TenantID, p.UserID)
+		b.Queue(leaseSQL, leaseArgs(lease)...)
+		br := tx.SendBatch(ctx, b)
+		_, err := br.Exec()
+		if err == nil {
+			if _, err = br.Exec(); isLeaseConflict(err) {
+				lease.Conflict()
+			}
+		}
+		if closeErr := br.Close(); err == nil {
+			err = closeErr
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: set principal: %w", err)
+		}
 	}
 	if err := fn(tx); err != nil {
 		return err
@@ -129,5 +157,6 @@ func runTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, p auth.P
 		return fmt.Errorf("postgres: commit: %w", err)
 	}
 	committed = true
+	lease.Settle(true)
 	return nil
 }
