@@ -63,16 +63,17 @@ type TxRunner interface {
 // Outbox publishes entries right after the transaction that added them committed. It is safe for
 // concurrent use.
 type Outbox struct {
-	db   TxRunner
-	pub  Publisher
-	log  *slog.Logger
-	opts Options
+	db    TxRunner
+	pub   Publisher
+	sends *sendCombiner // Publish's sends, combined across concurrent callers
+	log   *slog.Logger
+	opts  Options
 }
 
 // New returns an Outbox that reads and marks entries through db (as the application role, in the
 // entries' tenant) and sends them with pub.
 func New(db TxRunner, pub Publisher, log *slog.Logger, opts Options) *Outbox {
-	return &Outbox{db: db, pub: pub, log: log, opts: opts.withDefaults()}
+	return &Outbox{db: db, pub: pub, sends: &sendCombiner{pub: pub}, log: log, opts: opts.withDefaults()}
 }
 
 // PublishNow publishes the entries ids of tenant tenantID ("" for entries of no tenant) that are still
@@ -236,6 +237,118 @@ UPDATE outbox SET attempts = attempts + 1, last_error = $2, deliver_after = now(
 WHERE id = ANY($1::uuid[])`
 	if _, err := tx.Exec(ctx, q, ids, msg, opts.backoff(attempts).Microseconds()); err != nil {
 		return fmt.Errorf("outbox: mark failed: %w", err)
+	}
+	return nil
+}
+
+// Committed is an entry whose transaction has committed, as its writer holds it: enough to send it without
+// reading it back. Payload and CreatedAt must be the stored ones (RETURNING payload, created_at), so that
+// the message is the one the relay would send.
+type Committed struct {
+	ID, Queue, Kind, TenantID string
+	Payload                   json.RawMessage
+	CreatedAt                 time.Time
+}
+
+// CombinedExecer runs one short write for a principal in a round trip shared with concurrent callers, and
+// returns the rows it affected (*postgres.DB's ExecCombined).
+type CombinedExecer interface {
+	ExecCombined(ctx context.Context, p auth.Principal, sql string, args ...any) (int64, error)
+}
+
+// markPublishedSQL marks entries published, skipping those a relay holds (it marks them itself) and those
+// already marked.
+const markPublishedSQL = `
+UPDATE outbox SET published_at = now()
+WHERE id IN (SELECT id FROM outbox WHERE id = ANY($1::uuid[]) AND published_at IS NULL FOR UPDATE SKIP LOCKED)`
+
+// Publish sends entries that their writer has just committed (due now: no delay), from what the writer
+// holds in memory, then marks them published. Unlike PublishNow it reads nothing and holds no database
+// connection while the queue answers; the mark is one short statement per tenant, sharing its round trip
+// with concurrent callers when the database offers ExecCombined (*postgres.DB does).
+//
+// It is best effort, as PublishNow: an entry it cannot send stays pending and goes out with the relay's
+// next run. Since nothing is locked during the send, a relay running at that moment may send an entry too,
+// and an entry whose mark fails is sent again by the relay: delivery stays at least once, with the same
+// message id, on which consumers dedupe (sqsx.Once). It returns how many entries the queue accepted, and
+// an error, which the caller may log and otherwise ignore, when a send or a mark failed.
+func (o *Outbox) Publish(ctx context.Context, entries ...Committed) (int, error) {
+	if len(entries) == 0 {
+		return 0, nil
+	}
+	rows := make([]row, len(entries))
+	for i, e := range entries {
+		rows[i] = row{id: e.ID, tenantID: e.TenantID, queue: e.Queue, kind: e.Kind, payload: e.Payload, createdAt: e.CreatedAt}
+	}
+	sent, sendErr := o.send(ctx, rows)
+	var markErr error
+	byTenant := map[string][]string{}
+	for _, r := range sent {
+		byTenant[r.tenantID] = append(byTenant[r.tenantID], r.id)
+	}
+	for tenant, ids := range byTenant {
+		if err := o.markPublished(ctx, tenant, ids); err != nil {
+			markErr = err
+		}
+	}
+	err := errors.Join(sendErr, markErr)
+	if err != nil {
+		o.log.LogAttrs(ctx, slog.LevelWarn, "outbox: publish failed; the relay will publish",
+			slog.Int("sent", len(sent)), slog.Any("error", err))
+	}
+	return len(sent), err
+}
+
+// send sends rows in runs of consecutive rows for the same queue and returns those the queue accepted.
+func (o *Outbox) send(ctx context.Context, rows []row) (sent []row, err error) {
+	for start := 0; start < len(rows); {
+		end := start + 1
+		for end < len(rows) && rows[end].queue == rows[start].queue {
+			end++
+		}
+		run := rows[start:end]
+		start = end
+		msgs := make([]sqsx.Message, len(run))
+		for i, r := range run {
+			body, err := envelope(r)
+			if err != nil {
+				return sent, err
+			}
+			msgs[i] = sqsx.Message{ID: r.id, Body: body, Attributes: map[string]string{"corral-kind": r.kind}}
+		}
+		if sendErr := o.sends.Send(ctx, run[0].queue, msgs...); sendErr != nil {
+			err = errors.Join(err, fmt.Errorf("outbox: send %d to %s: %w", len(run), run[0].queue, sendErr))
+			var se *sqsx.SendError
+			if !errors.As(sendErr, &se) {
+				continue // none sent, as far as we know
+			}
+			for _, r := range run {
+				if !slices.Contains(se.FailedIDs(), r.id) {
+					sent = append(sent, r)
+				}
+			}
+			continue
+		}
+		sent = append(sent, run...)
+	}
+	return sent, err
+}
+
+// markPublished marks the entries ids of tenant published.
+func (o *Outbox) markPublished(ctx context.Context, tenant string, ids []string) error {
+	p := auth.Principal{TenantID: tenant}
+	if c, ok := o.db.(CombinedExecer); ok {
+		if _, err := c.ExecCombined(ctx, p, markPublishedSQL, ids); err != nil {
+			return fmt.Errorf("outbox: mark published: %w", err)
+		}
+		return nil
+	}
+	err := o.db.InTx(ctx, p, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, markPublishedSQL, ids)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: mark published: %w", err)
 	}
 	return nil
 }

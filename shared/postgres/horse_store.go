@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -22,9 +23,11 @@ type HorseStore struct {
 }
 
 // EventPublisher publishes committed outbox entries at once (best effort); *outbox.Outbox implements it.
-// Entries it does not publish go out with the next outbox-relay run.
+// Entries it does not publish go out with the next outbox-relay run. PublishNow reads the entries by id;
+// Publish sends what the writer holds (see outbox.Outbox.Publish).
 type EventPublisher interface {
 	PublishNow(ctx context.Context, tenantID string, ids ...string) (int, error)
+	Publish(ctx context.Context, entries ...outbox.Committed) (int, error)
 }
 
 // HorseCreatedEvent is the event type written to the outbox when a horse is created; the webhook
@@ -84,30 +87,56 @@ func horseColumn(field string, h *horse.Horse) (string, any, bool) {
 	return "", nil, false
 }
 
-// Create implements horse.Store. It inserts only when owner_user_id is a member of the tenant (memberships
-// is itself under row-level security); the composite foreign key keeps owner_business_id in the tenant.
+// createSQL inserts a horse and its horse.created outbox entry in one statement, so they commit together
+// (transactional outbox) in one round trip. It inserts only when owner_user_id is a member of the tenant
+// (memberships is itself under row-level security); the composite foreign key keeps owner_business_id in
+// the tenant. The event's payload is the created horse as encoding/json writes a horse.Horse (its JSON
+// field names; timestamps in RFC 3339 UTC with trailing zeros of the fraction dropped), built here from
+// the inserted row because the row is only known inside the statement; TestHorseCreateEventPayload keeps
+// the two in step. It returns the horse's columns, then the entry's stored payload and created_at.
+const createSQL = `
+WITH h AS (
+    INSERT INTO horses (tenant_id, name, breed, sex, color, birth_year, discipline, description,
+                        owner_user_id, owner_business_id, created_by)
+    SELECT $1::uuid, $2::text, nullif($3::text, ''), $4::text, nullif($5::text, ''), $6::int, nullif($7::text, ''),
+           nullif($8::text, ''), $9::uuid, $10::uuid, $11::uuid
+    WHERE $9::uuid IS NULL OR EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = $9::uuid)
+    RETURNING ` + horseColumns + `
+), o AS (
+    INSERT INTO outbox (id, tenant_id, queue, kind, payload)
+    SELECT $12::uuid, $1::uuid, $13, $14, jsonb_build_object(
+        'id', h.id, 'name', h.name, 'breed', h.breed, 'sex', h.sex, 'color', h.color, 'birth_year', h.birth_year,
+        'discipline', h.discipline, 'description', h.description, 'owner_user_id', h.owner_user_id,
+        'owner_business_id', h.owner_business_id, 'created_by', h.created_by,
+        'created_at', ` + createdAtJSON + `, 'updated_at', ` + updatedAtJSON + `)
+    FROM h
+    RETURNING payload, created_at
+)
+SELECT h.*, o.payload::text, o.created_at FROM h, o`
+
+// createdAtJSON and updatedAtJSON are the JSON strings encoding/json writes for the row's timestamps read
+// as UTC time.Time values: RFC 3339 with the fraction's trailing zeros (and a bare dot) dropped, and Z.
+const (
+	createdAtJSON = `to_char(h.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+        || rtrim(rtrim(to_char(h.created_at AT TIME ZONE 'UTC', '.US'), '0'), '.') || 'Z'`
+	updatedAtJSON = `to_char(h.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+        || rtrim(rtrim(to_char(h.updated_at AT TIME ZONE 'UTC', '.US'), '0'), '.') || 'Z'`
+)
+
+// Create implements horse.Store. The horse and its horse.created event are one statement (createSQL) that
+// also carries the request's pending idempotency lease, if any (see DB.QueryRow): one round trip. After
+// the commit the event is published from memory (outbox.Outbox.Publish): no connection is held while the
+// queue answers, and what is not published goes out with the outbox relay.
 func (s *HorseStore) Create(ctx context.Context, p auth.Principal, in horse.CreateRequest) (horse.Horse, error) {
-	const q = `
-INSERT INTO horses (tenant_id, name, breed, sex, color, birth_year, discipline, description,
-                    owner_user_id, owner_business_id, created_by)
-SELECT $1::uuid, $2::text, nullif($3::text, ''), $4::text, nullif($5::text, ''), $6::int, nullif($7::text, ''),
-       nullif($8::text, ''), $9::uuid, $10::uuid, $11::uuid
-WHERE $9::uuid IS NULL OR EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = $9::uuid)
-RETURNING ` + horseColumns
-	var h horse.Horse
-	args := []any{p.TenantID, in.Name, in.Breed, in.Sex, in.Color, in.BirthYear, in.Discipline, in.Description,
-		in.OwnerUserID, in.OwnerBusinessID, p.UserID}
-	// The horse and its horse.created event commit together (transactional outbox).
+	var (
+		h         horse.Horse
+		payload   []byte
+		createdAt time.Time
+	)
 	eventID := uuid.NewString()
-	err := s.db.InTx(ctx, p, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, q, args...).Scan(horseDest(&h)...); err != nil {
-			return err
-		}
-		return outbox.Add(ctx, tx, outbox.Entry{ID: eventID, Queue: "webhooks", Kind: HorseCreatedEvent, TenantID: p.TenantID, Payload: h})
-	})
-	if err == nil && s.events != nil {
-		_, _ = s.events.PublishNow(ctx, p.TenantID, eventID) // best effort: the relay sends what this does not
-	}
+	args := []any{p.TenantID, in.Name, in.Breed, in.Sex, in.Color, in.BirthYear, in.Discipline, in.Description,
+		in.OwnerUserID, in.OwnerBusinessID, p.UserID, eventID, horseEventsQueue, HorseCreatedEvent}
+	err := s.db.QueryRow(ctx, p, ReadWrite, createSQL, args, append(horseDest(&h), &payload, &createdAt)...)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return h, horse.ErrOwnerUserNotMember
@@ -116,8 +145,16 @@ RETURNING ` + horseColumns
 	case err != nil:
 		return h, fmt.Errorf("horse store: create: %w", err)
 	}
+	if s.events != nil {
+		// Best effort: the relay sends what this does not.
+		_, _ = s.events.Publish(ctx, outbox.Committed{ID: eventID, Queue: horseEventsQueue, Kind: HorseCreatedEvent,
+			TenantID: p.TenantID, Payload: payload, CreatedAt: createdAt})
+	}
 	return h, nil
 }
+
+// horseEventsQueue is the queue of horse events (the webhook dispatcher fans them out).
+const horseEventsQueue = "webhooks"
 
 // Get implements horse.Store.
 func (s *HorseStore) Get(ctx context.Context, p auth.Principal, id string) (horse.Horse, error) {

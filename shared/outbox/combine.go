@@ -1,0 +1,118 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rocker-app/corral/shared/sqsx"
+)
+
+// Sends of Publish are combined across concurrent callers, as DB.ExecCombined combines statements: the
+// first caller becomes the leader and sends every message queued at that moment (up to one SQS batch of
+// sendBatchMax) in one call per queue; callers that queue meanwhile wait for the next call, made by one of
+// them. Under load this turns many SendMessage calls into few SendMessageBatch calls, whose cost is mostly
+// per call; a lone caller (one request at a time, as in a Lambda environment) sends at once, as before,
+// and nothing runs in the background after it returns.
+const (
+	// sendBatchMax is SQS's limit of messages per SendMessageBatch.
+	sendBatchMax = 10
+	// sendTimeout bounds one combined send; it runs detached from the callers' cancellation, since it
+	// carries the messages of several of them.
+	sendTimeout = 10 * time.Second
+)
+
+type sendItem struct {
+	queue string
+	msgs  []sqsx.Message
+	err   error
+	wake  chan bool // true: lead the next send; false: done
+}
+
+type sendCombiner struct {
+	pub Publisher
+
+	mu      sync.Mutex
+	queue   []*sendItem
+	leading bool
+}
+
+// Send implements Publisher: it returns nil when the queue accepted every message of msgs, a
+// *sqsx.SendError naming those it did not when it refused some, and another error when the call failed.
+func (c *sendCombiner) Send(ctx context.Context, queue string, msgs ...sqsx.Message) error {
+	it := &sendItem{queue: queue, msgs: msgs, wake: make(chan bool, 1)}
+	c.mu.Lock()
+	c.queue = append(c.queue, it)
+	lead := !c.leading
+	c.leading = true
+	c.mu.Unlock()
+	if !lead && !<-it.wake {
+		return it.err
+	}
+	c.mu.Lock()
+	n, size := 0, 0
+	for n < len(c.queue) && (n == 0 || size+len(c.queue[n].msgs) <= sendBatchMax) {
+		size += len(c.queue[n].msgs)
+		n++
+	}
+	batch := c.queue[:n:n]
+	c.queue = c.queue[n:]
+	c.mu.Unlock()
+	c.send(ctx, batch)
+	for _, b := range batch {
+		if b != it {
+			b.wake <- false
+		}
+	}
+	c.mu.Lock()
+	if len(c.queue) > 0 {
+		c.queue[0].wake <- true
+	} else {
+		c.leading = false
+	}
+	c.mu.Unlock()
+	return it.err
+}
+
+// send makes one call per queue of batch and gives each item its share of the outcome.
+func (c *sendCombiner) send(ctx context.Context, batch []*sendItem) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+	defer cancel()
+	var queues []string
+	for _, it := range batch {
+		if !slices.Contains(queues, it.queue) {
+			queues = append(queues, it.queue)
+		}
+	}
+	for _, q := range queues {
+		var msgs []sqsx.Message
+		for _, it := range batch {
+			if it.queue == q {
+				msgs = append(msgs, it.msgs...)
+			}
+		}
+		err := c.pub.Send(ctx, q, msgs...)
+		var se *sqsx.SendError
+		partial := errors.As(err, &se)
+		for _, it := range batch {
+			if it.queue != q {
+				continue
+			}
+			if !partial {
+				it.err = err
+				continue
+			}
+			var mine []sqsx.Failure
+			for _, f := range se.Failed {
+				if slices.ContainsFunc(it.msgs, func(m sqsx.Message) bool { return m.ID == f.ID }) {
+					mine = append(mine, f)
+				}
+			}
+			if len(mine) > 0 {
+				it.err = &sqsx.SendError{Failed: mine}
+			}
+		}
+	}
+}
