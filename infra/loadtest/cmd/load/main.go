@@ -353,6 +353,11 @@ func saturation(ctx context.Context, f flags, tenants []loadtest.Tenant, login l
 					return loadtest.NewSaturation(rng, route, users, vu*len(users)/f.vus, horses, owned)
 				},
 			}
+			// The previous run may have left work behind (Corral's queue consumers work off the events its
+			// writes published): let it finish, so it is not counted against the next target.
+			if waited, busy := settle(ctx, pids); busy {
+				fmt.Fprintf(stdout, "  (still busy after waiting %s for the servers to go idle)\n", waited.Round(time.Second))
+			}
 			if f.warmup > 0 {
 				opts.Duration = f.warmup
 				if _, err := loadtest.Run(ctx, opts); err != nil {
@@ -392,6 +397,39 @@ func saturation(ctx context.Context, f flags, tenants []loadtest.Tenant, login l
 		fmt.Fprintf(stdout, "  %-20s throughput %.2f  p95 %.2f  %s\n", rep.Saturation[i].Route, cmp.Throughput, cmp.P95, passText(cmp.Pass))
 	}
 	return nil
+}
+
+// Settling between saturation runs: the servers count as idle when together they use less than
+// idleCores over one settleWindow; settle waits at most settleMax.
+const (
+	idleCores    = 0.05
+	settleWindow = 500 * time.Millisecond
+	settleMax    = 60 * time.Second
+)
+
+// settle waits until the processes pids are idle, and returns how long it waited and whether they were
+// still busy when it gave up (or ctx ended). Without pids it returns at once.
+func settle(ctx context.Context, pids map[string]int) (time.Duration, bool) {
+	if len(pids) == 0 {
+		return 0, false
+	}
+	start := time.Now()
+	for time.Since(start) < settleMax {
+		before := loadtest.TakeCPU(pids)
+		select {
+		case <-ctx.Done():
+			return time.Since(start), true
+		case <-time.After(settleWindow):
+		}
+		total := 0.0
+		for _, c := range loadtest.CPUBetween(before, loadtest.TakeCPU(pids)).Processes {
+			total += c
+		}
+		if total < idleCores {
+			return time.Since(start), false
+		}
+	}
+	return time.Since(start), true
 }
 
 func ratio(a, b float64) float64 {
