@@ -11,7 +11,8 @@
 #   WRITE=create|edit                   saturation's write route (default create)
 #   LOAD_URL                            run against this API instead (saturation still starts the reference)
 #   LOAD_PIDS                           label=pid,... of more processes whose CPU use to report
-#   DATABASE_MAX_CONNS                  pool size of a runner (and reference) started here (default 2, as deployed)
+#   DATABASE_MAX_CONNS                  pool size of a runner (and reference) started here: saturation 2 for
+#                                       both (one Lambda environment's pool); phase1/phase2 8 (see README)
 #   LOAD_FLAGS                          more flags for the generator (see go run ./infra/loadtest/cmd/load -h)
 #
 # saturation always starts its own runner (never reuses one: it needs the load tenants' rate limits
@@ -101,7 +102,14 @@ go build -o "$BIN/load" ./infra/loadtest/cmd/load
 go build -o "$BIN/runner" ./infra/local/runner
 go build -o "$BIN/reference" ./infra/loadtest/cmd/reference
 
-export DATABASE_MAX_CONNS=${DATABASE_MAX_CONNS:-2}
+# Saturation compares two servers with one Lambda environment's pool each. The journeys stand one runner
+# process in for the several Lambda environments 1,000 users keep busy (~1,000 req/s x ~5 ms each = about
+# five environments of 2 connections): one pool of 2 would make 1,000 users queue for 2 connections.
+if [[ "$SCENARIO" == saturation ]]; then
+  export DATABASE_MAX_CONNS=${DATABASE_MAX_CONNS:-2}
+else
+  export DATABASE_MAX_CONNS=${DATABASE_MAX_CONNS:-8}
+fi
 args=(-scenario "$SCENARIO")
 pids=()
 URL=${LOAD_URL:-}
