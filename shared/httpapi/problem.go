@@ -3,10 +3,12 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
 
+	"github.com/rocker-app/corral/shared/idempotency"
 	"github.com/rocker-app/corral/shared/logging"
 )
 
@@ -29,7 +31,9 @@ type Problem struct {
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e := AsError(err)
 	status := Status(e.Code)
-	if status >= 500 {
+	// A write that lost its idempotency key to an earlier request is answered from that request's record
+	// by the idempotency middleware, which drops this answer: no error to log.
+	if status >= 500 && !errors.Is(e.Err, idempotency.ErrKeyRecorded) {
 		logging.FromContext(r.Context()).LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("code", string(e.Code)), slog.Any("error", err))
 	}

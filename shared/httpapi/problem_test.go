@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rocker-app/corral/shared/httpapi"
+	"github.com/rocker-app/corral/shared/idempotency"
 	"github.com/rocker-app/corral/shared/logging"
 )
 
@@ -314,5 +315,20 @@ func TestAsError(t *testing.T) {
 	}
 	if got, want := e.Error(), "forbidden: no access"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+// A write that lost its idempotency key to an earlier request is answered by the idempotency middleware
+// from the record, which drops the handler's 500: that 500 is not logged as an error; any other is.
+func TestWriteErrorKeyRecordedIsNotLogged(t *testing.T) {
+	t.Parallel()
+	lost := httpapi.Internal(fmt.Errorf("postgres: query: %w: %w", idempotency.ErrKeyRecorded, errors.New("duplicate key value")))
+	res, logs := writeError(t, "/horses", "req-1", lost)
+	if res.status != http.StatusInternalServerError || logs != "" {
+		t.Errorf("key recorded: status %d, logs %q; want 500 and no log", res.status, logs)
+	}
+	res, logs = writeError(t, "/horses", "req-2", httpapi.Internal(errors.New("duplicate key value")))
+	if res.status != http.StatusInternalServerError || !strings.Contains(logs, `"level":"ERROR"`) {
+		t.Errorf("other 500: status %d, logs %q; want 500 logged at ERROR", res.status, logs)
 	}
 }

@@ -49,6 +49,11 @@ type Outcome struct {
 // attempt took over, or the record was released).
 var ErrLeaseLost = errors.New("idempotency: lease lost")
 
+// ErrKeyRecorded is wrapped by the error of a write whose riding lease (Pending) found the key already
+// recorded: the write rolled back and the middleware answers the request from the record instead, so the
+// handler's own answer to this error is discarded and not worth an error log (httpapi.WriteError skips it).
+var ErrKeyRecorded = errors.New("idempotency: key already recorded")
+
 // Store persists idempotency records. Implementations must make Begin atomic: of any number of concurrent
 // Begin calls for one Key, at most one gets a lease while it is live.
 type Store interface {

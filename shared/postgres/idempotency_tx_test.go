@@ -18,6 +18,7 @@ import (
 
 	"github.com/rocker-app/corral/shared/auth"
 	"github.com/rocker-app/corral/shared/horse"
+	"github.com/rocker-app/corral/shared/idempotency"
 	"github.com/rocker-app/corral/shared/middleware"
 	"github.com/rocker-app/corral/shared/postgres"
 	"github.com/rocker-app/corral/shared/postgres/pgtest"
@@ -29,6 +30,9 @@ import (
 type txRoute struct {
 	db   *postgres.DB
 	runs atomic.Int64
+
+	mu      sync.Mutex
+	lastErr error // of the last write
 }
 
 func (tr *txRoute) handler() http.Handler {
@@ -58,6 +62,9 @@ func (tr *txRoute) handler() http.Handler {
 		} else {
 			err = tr.db.QueryRow(r.Context(), p, postgres.ReadWrite, q, []any{p.TenantID, body.Name, p.UserID}, &id)
 		}
+		tr.mu.Lock()
+		tr.lastErr = err
+		tr.mu.Unlock()
 		switch {
 		case fail == "4xx":
 			http.Error(w, "refused", http.StatusConflict)
@@ -171,6 +178,12 @@ func TestIdempotencyLeaseInTxInFlight(t *testing.T) {
 	}
 	if n := f.horses(t, "Busy"); n != 1 {
 		t.Fatalf("%d horses Busy, want 1: the duplicate's effect committed", n)
+	}
+	// The handler saw its write fail with ErrKeyRecorded, which httpapi.WriteError does not log.
+	f.route.mu.Lock()
+	defer f.route.mu.Unlock()
+	if !errors.Is(f.route.lastErr, idempotency.ErrKeyRecorded) {
+		t.Errorf("the duplicate's write failed with %v, want one wrapping idempotency.ErrKeyRecorded", f.route.lastErr)
 	}
 }
 

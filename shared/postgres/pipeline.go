@@ -134,6 +134,7 @@ func (db *DB) send(ctx context.Context, p auth.Principal, mode Mode, sql string,
 	if err == nil && lease != nil {
 		if _, err = br.Exec(); isLeaseConflict(err) {
 			lease.Conflict()
+			err = fmt.Errorf("%w: %w", idempotency.ErrKeyRecorded, err)
 		}
 	}
 	if err != nil {

@@ -141,6 +141,7 @@ func (db *DB) runTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions,
 		if err == nil {
 			if _, err = br.Exec(); isLeaseConflict(err) {
 				lease.Conflict()
+				err = fmt.Errorf("%w: %w", idempotency.ErrKeyRecorded, err)
 			}
 		}
 		if closeErr := br.Close(); err == nil {
