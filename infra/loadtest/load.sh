@@ -128,7 +128,11 @@ if [[ -z "$URL" ]]; then
     overrides="{\"10ad0000-0000-4000-8000-000000000001\":$high,\"10ad0000-0000-4000-8000-000000000002\":$high}"
   fi
   log "starting the local runner on $URL (DATABASE_MAX_CONNS=$DATABASE_MAX_CONNS)"
-  PORT=$port RATE_LIMIT_OVERRIDES=$overrides start runner "$URL/health" "$BIN/runner"
+  events=on
+  # Saturation measures one HTTP function against the reference: the queue consumers, separate Lambdas
+  # in AWS, do not run in the runner meanwhile (the events are still sent to the queue).
+  [[ "$SCENARIO" == saturation ]] && events=off
+  PORT=$port RATE_LIMIT_OVERRIDES=$overrides CORRAL_RUNNER_EVENTS=$events start runner "$URL/health" "$BIN/runner"
   pids+=("runner=${STARTED_PIDS[-1]}")
 fi
 args+=(-url "$URL")

@@ -83,6 +83,13 @@ func run(ctx context.Context, getenv func(string) string) error {
 		return err
 	}
 	runner := &localrun.Runner{Template: tpl, Deps: deps, SQS: catalog.SQS(), Schedules: catalog.Schedules(), Queues: queues}
+	// CORRAL_RUNNER_EVENTS=off serves the HTTP functions only: no queue polling, no schedules. The load
+	// rig's saturation run uses it to stand for one Lambda environment of an HTTP function, which in AWS
+	// shares its CPU with no queue consumer (messages sent meanwhile wait in their queues for the next run).
+	if env("CORRAL_RUNNER_EVENTS") == "off" {
+		log.Warn("CORRAL_RUNNER_EVENTS=off: queue consumers and schedules do not run")
+		runner = &localrun.Runner{Template: &samtemplate.Template{}, Deps: deps}
+	}
 	port := env("PORT")
 	if port == "" {
 		port = "3000"
