@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 	"time"
 
+	"github.com/rocker-app/corral/shared/groupcommit"
 	"github.com/rocker-app/corral/shared/sqsx"
 )
 
@@ -28,51 +28,33 @@ type sendItem struct {
 	queue string
 	msgs  []sqsx.Message
 	err   error
-	wake  chan bool // true: lead the next send; false: done
 }
 
 type sendCombiner struct {
-	pub Publisher
+	pub   Publisher
+	group groupcommit.Group[*sendItem]
+}
 
-	mu      sync.Mutex
-	queue   []*sendItem
-	leading bool
+func newSendCombiner(pub Publisher) *sendCombiner {
+	c := &sendCombiner{pub: pub}
+	// Up to one SQS batch of messages; an item larger than that still goes, alone.
+	c.group.Size = func(queued []*sendItem) int {
+		n, size := 0, 0
+		for n < len(queued) && (n == 0 || size+len(queued[n].msgs) <= sendBatchMax) {
+			size += len(queued[n].msgs)
+			n++
+		}
+		return n
+	}
+	c.group.Run = c.send
+	return c
 }
 
 // Send implements Publisher: it returns nil when the queue accepted every message of msgs, a
 // *sqsx.SendError naming those it did not when it refused some, and another error when the call failed.
 func (c *sendCombiner) Send(ctx context.Context, queue string, msgs ...sqsx.Message) error {
-	it := &sendItem{queue: queue, msgs: msgs, wake: make(chan bool, 1)}
-	c.mu.Lock()
-	c.queue = append(c.queue, it)
-	lead := !c.leading
-	c.leading = true
-	c.mu.Unlock()
-	if !lead && !<-it.wake {
-		return it.err
-	}
-	c.mu.Lock()
-	n, size := 0, 0
-	for n < len(c.queue) && (n == 0 || size+len(c.queue[n].msgs) <= sendBatchMax) {
-		size += len(c.queue[n].msgs)
-		n++
-	}
-	batch := c.queue[:n:n]
-	c.queue = c.queue[n:]
-	c.mu.Unlock()
-	c.send(ctx, batch)
-	for _, b := range batch {
-		if b != it {
-			b.wake <- false
-		}
-	}
-	c.mu.Lock()
-	if len(c.queue) > 0 {
-		c.queue[0].wake <- true
-	} else {
-		c.leading = false
-	}
-	c.mu.Unlock()
+	it := &sendItem{queue: queue, msgs: msgs}
+	c.group.Do(ctx, it)
 	return it.err
 }
 

@@ -73,7 +73,7 @@ type Outbox struct {
 // New returns an Outbox that reads and marks entries through db (as the application role, in the
 // entries' tenant) and sends them with pub.
 func New(db TxRunner, pub Publisher, log *slog.Logger, opts Options) *Outbox {
-	return &Outbox{db: db, pub: pub, sends: &sendCombiner{pub: pub}, log: log, opts: opts.withDefaults()}
+	return &Outbox{db: db, pub: pub, sends: newSendCombiner(pub), log: log, opts: opts.withDefaults()}
 }
 
 // PublishNow publishes the entries ids of tenant tenantID ("" for entries of no tenant) that are still

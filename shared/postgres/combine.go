@@ -3,13 +3,13 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rocker-app/corral/shared/auth"
+	"github.com/rocker-app/corral/shared/groupcommit"
 )
 
 // Combined statements (DB.ExecCombined): the short bookkeeping writes that follow a request's effect
@@ -37,16 +37,19 @@ type combined struct {
 
 	rows int64 // rows affected, once done
 	err  error
-	wake chan bool // true: lead the next batch; false: done
 }
 
 // combiner queues statements and sends them in batches, one batch at a time.
 type combiner struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	group groupcommit.Group[*combined]
+}
 
-	mu      sync.Mutex
-	queue   []*combined
-	leading bool
+func newCombiner(pool *pgxpool.Pool) *combiner {
+	c := &combiner{pool: pool}
+	c.group.Size = func([]*combined) int { return maxCombined }
+	c.group.Run = c.run
+	return c
 }
 
 // ExecCombined runs one single-statement write for principal p in a round trip and transaction shared with
@@ -57,35 +60,8 @@ type combiner struct {
 // is meant for short bookkeeping writes whose caller can wait a batch: its errors are wrapped with %w.
 // The write is committed when ExecCombined returns nil.
 func (db *DB) ExecCombined(ctx context.Context, p auth.Principal, sql string, args ...any) (int64, error) {
-	it := &combined{tenant: p.TenantID, user: p.UserID, sql: sql, args: args, wake: make(chan bool, 1)}
-	c := db.combine
-	c.mu.Lock()
-	c.queue = append(c.queue, it)
-	lead := !c.leading
-	c.leading = true
-	c.mu.Unlock()
-	if !lead && !<-it.wake {
-		return it.rows, it.err
-	}
-	// Lead: send what is queued now (this statement among it), then hand the lead to the next in line.
-	c.mu.Lock()
-	n := min(len(c.queue), maxCombined)
-	batch := c.queue[:n:n]
-	c.queue = c.queue[n:]
-	c.mu.Unlock()
-	c.run(ctx, batch)
-	for _, b := range batch {
-		if b != it {
-			b.wake <- false
-		}
-	}
-	c.mu.Lock()
-	if len(c.queue) > 0 {
-		c.queue[0].wake <- true
-	} else {
-		c.leading = false
-	}
-	c.mu.Unlock()
+	it := &combined{tenant: p.TenantID, user: p.UserID, sql: sql, args: args}
+	db.combine.group.Do(ctx, it)
 	return it.rows, it.err
 }
 

@@ -79,7 +79,7 @@ func New(write, read *pgxpool.Pool) *DB {
 	if read == nil {
 		read = write
 	}
-	return &DB{write: write, read: read, combine: &combiner{pool: write}}
+	return &DB{write: write, read: read, combine: newCombiner(write)}
 }
 
 // setPrincipalSQL makes the principal visible to the row-level-security policies for the current
