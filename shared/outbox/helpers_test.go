@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"sync"
@@ -157,6 +158,17 @@ type proxy struct {
 	mu     sync.Mutex
 	ln     net.Listener
 	conns  map[net.Conn]bool
+}
+
+// proxiedPublisher returns a publisher to the local SQS server through a proxy the test can stop.
+func proxiedPublisher(t testing.TB, queues map[string]string) (*proxy, *sqsx.Publisher) {
+	t.Helper()
+	u, err := url.Parse(sqsEndpoint(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := newProxy(t, u.Host)
+	return px, sqsx.NewPublisher(newClient(px.endpoint()), queues)
 }
 
 func newProxy(t testing.TB, target string) *proxy {

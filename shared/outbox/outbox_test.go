@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -269,12 +268,7 @@ func TestOutboxSurvivesStoppedSQS(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	ctx := context.Background()
-	u, err := url.Parse(sqsEndpoint(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	px := newProxy(t, u.Host)
-	pub := sqsx.NewPublisher(newClient(px.endpoint()), f.queues)
+	px, pub := proxiedPublisher(t, f.queues)
 	opts := outbox.Options{RetryBase: time.Millisecond, RetryMax: time.Millisecond}
 	relay := outbox.NewRelay(f.db.Maint, pub, discard(), outbox.RelayOptions{Options: opts, Batch: 10})
 	ob := outbox.New(f.db.App, pub, discard(), opts)

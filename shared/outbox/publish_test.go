@@ -3,7 +3,6 @@ package outbox_test
 import (
 	"context"
 	"encoding/json"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rocker-app/corral/shared/outbox"
-	"github.com/rocker-app/corral/shared/sqsx"
 )
 
 // committed reads entries back as their writer holds them after the commit.
@@ -75,12 +73,7 @@ func TestPublishCommittedLeavesFailuresToTheRelay(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	ctx := context.Background()
-	u, err := url.Parse(sqsEndpoint(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	px := newProxy(t, u.Host)
-	pub := sqsx.NewPublisher(newClient(px.endpoint()), f.queues)
+	px, pub := proxiedPublisher(t, f.queues)
 	ob := outbox.New(f.db.App, pub, discard(), outbox.Options{})
 	ids := f.add(t, f.tenantA, outbox.Entry{Queue: "jobs", Kind: "lost"}, outbox.Entry{Queue: "jobs", Kind: "lost"})
 	px.stop()
