@@ -3,29 +3,38 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rocker-app/corral/shared/auth"
-	"github.com/rocker-app/corral/shared/groupcommit"
 )
 
 // Combined statements (DB.ExecCombined): the short bookkeeping writes that follow a request's effect
-// (storing its idempotent response, marking its outbox entries published) cost a round trip each, about
-// as much as the effect itself when one pool serves many concurrent requests (measured on the local
-// runner's 2-connection pool: a second round trip per request halved the write throughput). So concurrent
-// callers share one: the first caller becomes the leader and sends every statement queued at that moment
-// in one pipelined batch, one implicit transaction, one commit; callers that queue meanwhile wait for the
-// next batch, sent by one of them. This is group commit. A lone caller (one request at a time, as in a
-// Lambda environment) sends its own statement at once, as before: nothing is left running in the
-// background after it returns.
+// (storing its idempotent response, marking its outbox entries published) would cost a round trip and a
+// commit each, about as much as the effect itself when one small pool serves many concurrent requests
+// (measured on the local runner's 2-connection pool: a second round trip per request halved the write
+// throughput). So they ride along: a bookkeeping statement waits in a queue, and whoever gets a connection
+// of the write pool first takes every statement queued at that moment with it, in the same pipelined
+// batch, implicit transaction and commit:
+//
+//   - a single-statement write (QueryRow, Query in ReadWrite mode) sends the queued statements ahead of its
+//     own: under load the bookkeeping costs no round trip and no commit of its own;
+//   - a caller of ExecCombined that gets a connection before any write does sends the queue itself (group
+//     commit), so a lone request, as in a Lambda environment, sends its own statement at once and nothing is
+//     left queued or running in the background after it returns.
+//
+// Each statement runs after its own principal's settings, so row-level security confines it as if it ran
+// alone. When a batch fails, or the write that carried the statements fails (everything in its implicit
+// transaction rolled back with it), the statements are sent again, each alone, so that one failing
+// statement fails only its own caller.
 const (
-	// maxCombined bounds the statements of one batch.
+	// maxCombined bounds the statements one batch takes from the queue.
 	maxCombined = 64
-	// combinedTimeout bounds one batch; it runs detached from the callers' cancellation, since it carries
-	// the statements of several of them.
+	// combinedTimeout bounds one batch of queued statements sent by an ExecCombined caller; it runs detached
+	// from that caller's cancellation, since it carries the statements of others too.
 	combinedTimeout = 5 * time.Second
 )
 
@@ -35,71 +44,170 @@ type combined struct {
 	sql          string
 	args         []any
 
-	rows int64 // rows affected, once done
-	err  error
+	// taken is closed when a batch took the statement out of the queue: its caller stops competing for a
+	// connection and waits for done.
+	taken      chan struct{}
+	acquireCtx context.Context    // the caller's wait for a connection
+	cancel     context.CancelFunc // ends that wait once taken
+	done       chan struct{}      // closed once the outcome is recorded
+	rows       int64              // rows affected, once done
+	err        error
 }
 
-// combiner queues statements and sends them in batches, one batch at a time.
+// combiner is the queue of statements waiting to ride a batch.
 type combiner struct {
-	pool  *pgxpool.Pool
-	group groupcommit.Group[*combined]
+	pool *pgxpool.Pool
+
+	mu    sync.Mutex
+	queue []*combined
 }
 
-func newCombiner(pool *pgxpool.Pool) *combiner {
-	c := &combiner{pool: pool}
-	c.group.Size = func([]*combined) int { return maxCombined }
-	c.group.Run = c.run
-	return c
+func newCombiner(pool *pgxpool.Pool) *combiner { return &combiner{pool: pool} }
+
+// take removes up to maxCombined statements from the head of the queue and marks them taken.
+func (c *combiner) take() []*combined {
+	c.mu.Lock()
+	n := min(len(c.queue), maxCombined)
+	if n == 0 {
+		c.mu.Unlock()
+		return nil
+	}
+	batch := make([]*combined, n)
+	copy(batch, c.queue)
+	clear(c.queue[:n])
+	c.queue = c.queue[n:]
+	c.mu.Unlock()
+	for _, it := range batch {
+		close(it.taken)
+		it.cancel()
+	}
+	return batch
 }
 
-// ExecCombined runs one single-statement write for principal p in a round trip and transaction shared with
-// the other ExecCombined calls waiting at the same moment (see the comment on maxCombined), and returns the
-// rows it affected. Each statement runs after its own principal's settings, so row-level security confines
-// it as if it ran alone; statements of other callers are not visible to the caller. If the shared batch
-// fails, every statement of it is retried alone, so one failing statement does not fail the others. It
-// is meant for short bookkeeping writes whose caller can wait a batch: its errors are wrapped with %w.
-// The write is committed when ExecCombined returns nil.
+// withdraw removes it from the queue and reports whether it was still there (no batch took it).
+func (c *combiner) withdraw(it *combined) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, q := range c.queue {
+		if q == it {
+			c.queue = append(c.queue[:i], c.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// ExecCombined runs one single-statement write for principal p, riding the next batch sent on the write
+// pool (see the comment on maxCombined), and returns the rows it affected. Statements of other callers
+// in the same batch are not visible to the caller. It is meant for short bookkeeping writes whose caller
+// can wait a round trip: its errors are wrapped with %w. The write is committed when ExecCombined returns
+// nil. If ctx ends before a batch took the statement, it is not run and ctx's error is returned; once
+// taken, the statement's batch is awaited (it is bounded by combinedTimeout).
 func (db *DB) ExecCombined(ctx context.Context, p auth.Principal, sql string, args ...any) (int64, error) {
-	it := &combined{tenant: p.TenantID, user: p.UserID, sql: sql, args: args}
-	db.combine.group.Do(ctx, it)
-	return it.rows, it.err
+	it, cancel := db.combine.enqueue(ctx, p, sql, args)
+	defer cancel()
+	return db.combine.await(ctx, it)
 }
 
-// run sends batch as one pipelined batch (one implicit transaction) and records each statement's outcome;
-// when the batch fails it sends each statement alone.
-func (c *combiner) run(ctx context.Context, batch []*combined) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), combinedTimeout)
-	defer cancel()
-	if len(batch) > 1 && c.send(ctx, batch) == nil {
+// enqueue queues a statement. The returned context is the caller's wait for a connection, which the batch
+// that takes the statement cancels; call cancel when done.
+func (c *combiner) enqueue(ctx context.Context, p auth.Principal, sql string, args []any) (*combined, context.CancelFunc) {
+	acquireCtx, cancel := context.WithCancel(ctx)
+	it := &combined{tenant: p.TenantID, user: p.UserID, sql: sql, args: args, acquireCtx: acquireCtx,
+		taken: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	c.mu.Lock()
+	c.queue = append(c.queue, it)
+	c.mu.Unlock()
+	return it, cancel
+}
+
+// await competes for a connection until a batch, the caller's own or a write's, takes it, and returns its
+// outcome.
+func (c *combiner) await(ctx context.Context, it *combined) (int64, error) {
+	for {
+		conn, err := c.pool.Acquire(it.acquireCtx)
+		if err != nil {
+			select {
+			case <-it.taken: // a batch took it while this caller waited
+				<-it.done
+				return it.rows, it.err
+			default:
+			}
+			if c.withdraw(it) {
+				return 0, fmt.Errorf("postgres: combined statement: %w", err)
+			}
+			<-it.done // taken just now
+			return it.rows, it.err
+		}
+		if batch := c.take(); len(batch) > 0 {
+			bctx, bcancel := context.WithTimeout(context.WithoutCancel(ctx), combinedTimeout)
+			runCombined(bctx, conn, batch)
+			bcancel()
+		}
+		conn.Release()
+		select {
+		case <-it.taken:
+			<-it.done
+			return it.rows, it.err
+		default: // more than maxCombined were queued ahead of it: go again
+		}
+	}
+}
+
+// runCombined sends batch on conn as one pipelined batch (one implicit transaction) and records each
+// statement's outcome; when the batch fails it sends each statement alone.
+func runCombined(ctx context.Context, conn *pgxpool.Conn, batch []*combined) {
+	if len(batch) > 1 && sendCombined(ctx, conn, batch) == nil {
+		finishCombined(batch)
 		return
 	}
 	for _, it := range batch {
-		it.err = c.send(ctx, []*combined{it})
+		it.err = sendCombined(ctx, conn, []*combined{it})
+	}
+	finishCombined(batch)
+}
+
+// finishCombined wakes the callers of batch.
+func finishCombined(batch []*combined) {
+	for _, it := range batch {
+		close(it.done)
 	}
 }
 
-func (c *combiner) send(ctx context.Context, batch []*combined) error {
-	b := &pgx.Batch{}
+// queueCombined appends batch's statements, each after its principal's settings, to b.
+func queueCombined(b *pgx.Batch, batch []*combined) {
 	for i, it := range batch {
 		if newPrincipal(batch, i) {
 			b.Queue(setPrincipalSQL, it.tenant, it.user)
 		}
 		b.Queue(it.sql, it.args...)
 	}
-	br := c.pool.SendBatch(ctx, b)
-	var err error
+}
+
+// readCombined reads batch's results (queued by queueCombined) from br and records each statement's rows.
+func readCombined(br pgx.BatchResults, batch []*combined) error {
 	for i, it := range batch {
 		if newPrincipal(batch, i) {
-			if _, err = br.Exec(); err != nil {
-				break
+			if _, err := br.Exec(); err != nil {
+				return err
 			}
 		}
-		tag, execErr := br.Exec()
-		if err = execErr; err != nil {
-			break
+		tag, err := br.Exec()
+		if err != nil {
+			return err
 		}
 		it.rows = tag.RowsAffected()
 	}
+	return nil
+}
+
+// sendCombined sends batch on conn and records each statement's rows; on error every statement of batch
+// gets it.
+func sendCombined(ctx context.Context, conn *pgxpool.Conn, batch []*combined) error {
+	b := &pgx.Batch{}
+	queueCombined(b, batch)
+	br := conn.SendBatch(ctx, b)
+	err := readCombined(br, batch)
 	if closeErr := br.Close(); err == nil {
 		err = closeErr
 	}
@@ -116,4 +224,39 @@ func (c *combiner) send(ctx context.Context, batch []*combined) error {
 // principal differs from the one before it.
 func newPrincipal(batch []*combined, i int) bool {
 	return i == 0 || batch[i].tenant != batch[i-1].tenant || batch[i].user != batch[i-1].user
+}
+
+// riding is the results of a write's batch that carries queued statements ahead of the write's own (see
+// DB.send). Close finishes the write's results, settles the carried statements (recorded when the batch
+// committed, else sent again each alone on the same connection) and releases the connection.
+type riding struct {
+	pgx.BatchResults
+	conn    *pgxpool.Conn
+	ctx     context.Context
+	carried []*combined
+	failed  bool // the carried statements themselves failed (already recorded): send each alone
+	closed  bool
+}
+
+// Close implements pgx.BatchResults.
+func (r *riding) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	err := r.BatchResults.Close()
+	if len(r.carried) > 0 {
+		if err != nil || r.failed {
+			// The implicit transaction rolled back (or may have): nothing of the carried statements is known
+			// to be committed. Each is an idempotent bookkeeping write, so sending it again is safe.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), combinedTimeout)
+			for _, it := range r.carried {
+				it.err = sendCombined(ctx, r.conn, []*combined{it})
+			}
+			cancel()
+		}
+		finishCombined(r.carried)
+	}
+	r.conn.Release()
+	return err
 }

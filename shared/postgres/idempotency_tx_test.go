@@ -304,3 +304,91 @@ func TestExecCombined(t *testing.T) {
 		t.Fatalf("horse A is named %q", got)
 	}
 }
+
+// Statements queued by ExecCombined ride the next single-statement write: they run ahead of it in its
+// batch and transaction (the write sees their effect, in its own transaction id) and their callers get
+// their outcome without a round trip of their own. A carried statement that fails fails only its caller,
+// and a write that fails does not take the carried statements with it.
+func TestExecCombinedRidesTheNextWrite(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	w := arrange(t, db.Owner)
+	ctx := context.Background()
+	const (
+		rename = `UPDATE horses SET name = $2 WHERE id = $1`
+		// The write: the horse's name, and whether its row version is this transaction's.
+		read = `SELECT name, xmin = pg_current_xact_id()::xid FROM horses WHERE id = $1`
+	)
+
+	t.Run("carried", func(t *testing.T) {
+		waitA := db.App.EnqueueCombined(ctx, w.principalA, rename, w.horseA, "ridden A")
+		waitB := db.App.EnqueueCombined(ctx, w.principalB, rename, w.horseB, "ridden B")
+		var name string
+		var sameTx bool
+		if err := db.App.QueryRow(ctx, w.principalA, postgres.ReadWrite, read, []any{w.horseA}, &name, &sameTx); err != nil {
+			t.Fatal(err)
+		}
+		if name != "ridden A" || !sameTx {
+			t.Errorf("the write read %q (same transaction: %v); want the carried rename in its own transaction", name, sameTx)
+		}
+		for _, c := range []struct {
+			wait func() (int64, error)
+			who  string
+		}{{waitA, "A"}, {waitB, "B"}} {
+			if n, err := c.wait(); err != nil || n != 1 {
+				t.Errorf("carried statement of %s: %d rows, %v; want 1, nil", c.who, n, err)
+			}
+		}
+		if got := horseName(t, db.Owner, w.horseB); got != "ridden B" {
+			t.Errorf("horse B is named %q; the carried statement of tenant B did not commit", got)
+		}
+	})
+
+	t.Run("a carried statement fails", func(t *testing.T) {
+		waitBad := db.App.EnqueueCombined(ctx, w.principalA, rename, w.horseA, strings.Repeat("x", 300))
+		waitOK := db.App.EnqueueCombined(ctx, w.principalB, rename, w.horseB, "still B")
+		var name string
+		var sameTx bool
+		if err := db.App.QueryRow(ctx, w.principalA, postgres.ReadWrite, read, []any{w.horseA}, &name, &sameTx); err != nil {
+			t.Fatalf("the write failed with the carried statement: %v", err)
+		}
+		if _, err := waitBad(); err == nil {
+			t.Error("the failing carried statement succeeded")
+		}
+		if n, err := waitOK(); err != nil || n != 1 {
+			t.Errorf("the other carried statement: %d rows, %v; want 1, nil", n, err)
+		}
+		if got := horseName(t, db.Owner, w.horseB); got != "still B" {
+			t.Errorf("horse B is named %q", got)
+		}
+	})
+
+	t.Run("the write fails", func(t *testing.T) {
+		wait := db.App.EnqueueCombined(ctx, w.principalA, rename, w.horseA, "after a failed write")
+		err := db.App.QueryRow(ctx, w.principalA, postgres.ReadWrite, `SELECT 1/0`, nil, new(int))
+		if err == nil {
+			t.Fatal("division by zero succeeded")
+		}
+		if n, err := wait(); err != nil || n != 1 {
+			t.Errorf("carried statement: %d rows, %v; want 1, nil", n, err)
+		}
+		if got := horseName(t, db.Owner, w.horseA); got != "after a failed write" {
+			t.Errorf("horse A is named %q; the carried statement was lost with the failed write", got)
+		}
+	})
+
+	t.Run("reads carry nothing", func(t *testing.T) {
+		wait := db.App.EnqueueCombined(ctx, w.principalA, rename, w.horseA, "not by a read")
+		var name string
+		var sameTx bool
+		if err := db.App.QueryRow(ctx, w.principalA, postgres.ReadOnly, `SELECT name, false FROM horses WHERE id = $1`, []any{w.horseA}, &name, &sameTx); err != nil {
+			t.Fatal(err)
+		}
+		if name == "not by a read" {
+			t.Error("a read-only statement carried a write")
+		}
+		if n, err := wait(); err != nil || n != 1 {
+			t.Errorf("statement sent by its own caller: %d rows, %v; want 1, nil", n, err)
+		}
+	})
+}

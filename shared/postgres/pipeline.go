@@ -108,28 +108,72 @@ func readRows(br pgx.BatchResults, each func(pgx.Rows) error) error {
 //
 // A ReadWrite statement carries the request's pending idempotency lease when there is one for this
 // database (see takeLease): the lease row is inserted between the principal and the statement, in the same
-// implicit transaction, so it commits exactly when the statement does, at no extra round trip.
+// implicit transaction, so it commits exactly when the statement does, at no extra round trip. It also
+// carries the bookkeeping statements queued by ExecCombined at that moment, sent ahead of it in the same
+// transaction (see the comment on maxCombined).
 func (db *DB) send(ctx context.Context, p auth.Principal, mode Mode, sql string, args []any) (pgx.BatchResults, *idempotency.Pending, error) {
-	var pool *pgxpool.Pool
 	var set string
 	switch mode {
 	case ReadOnly:
-		pool, set = db.read, setPrincipalReadOnlySQL
+		set = setPrincipalReadOnlySQL
 	case ReadWrite:
-		pool, set = db.write, setPrincipalSQL
+		set = setPrincipalSQL
 	default:
 		return nil, nil, fmt.Errorf("postgres: unknown mode %d", mode)
 	}
 	b := &pgx.Batch{}
+	var (
+		carried []*combined
+		conn    *pgxpool.Conn
+		lease   *idempotency.Pending
+	)
+	if mode == ReadWrite {
+		var err error
+		if conn, err = db.write.Acquire(ctx); err != nil {
+			return nil, nil, fmt.Errorf("postgres: query: %w", err)
+		}
+		carried = db.combine.take()
+		queueCombined(b, carried)
+	}
 	b.Queue(set, p.TenantID, p.UserID)
-	var lease *idempotency.Pending
 	if mode == ReadWrite {
 		if lease = db.takeLease(ctx, p); lease != nil {
 			b.Queue(leaseSQL, leaseArgs(lease)...)
 		}
 	}
 	b.Queue(sql, args...)
-	br := pool.SendBatch(ctx, b)
+	var br pgx.BatchResults
+	if conn == nil {
+		br = db.read.SendBatch(ctx, b)
+	} else {
+		r := &riding{BatchResults: conn.SendBatch(ctx, b), conn: conn, ctx: ctx, carried: carried}
+		if err := readCombined(r.BatchResults, carried); err != nil {
+			// A carried statement failed: the statement's own did not run. Close sends the carried ones
+			// again, each alone; then the statement goes again on its own.
+			r.failed = true
+			_ = r.Close()
+			lease.Settle(false)
+			return db.sendAlone(ctx, p, sql, args)
+		}
+		br = r
+	}
+	return db.finishSend(br, lease)
+}
+
+// sendAlone is send in ReadWrite mode without carried statements.
+func (db *DB) sendAlone(ctx context.Context, p auth.Principal, sql string, args []any) (pgx.BatchResults, *idempotency.Pending, error) {
+	b := &pgx.Batch{}
+	b.Queue(setPrincipalSQL, p.TenantID, p.UserID)
+	lease := db.takeLease(ctx, p)
+	if lease != nil {
+		b.Queue(leaseSQL, leaseArgs(lease)...)
+	}
+	b.Queue(sql, args...)
+	return db.finishSend(db.write.SendBatch(ctx, b), lease)
+}
+
+// finishSend reads the principal's and the lease's results of br, leaving the statement's next.
+func (db *DB) finishSend(br pgx.BatchResults, lease *idempotency.Pending) (pgx.BatchResults, *idempotency.Pending, error) {
 	_, err := br.Exec()
 	if err == nil && lease != nil {
 		if _, err = br.Exec(); isLeaseConflict(err) {

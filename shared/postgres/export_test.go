@@ -1,0 +1,17 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/rocker-app/corral/shared/auth"
+)
+
+// EnqueueCombined queues a statement as ExecCombined does, without its caller competing for a connection
+// yet: the returned wait does that and returns the outcome. Tests use it to make a write carry it.
+func (db *DB) EnqueueCombined(ctx context.Context, p auth.Principal, sql string, args ...any) (wait func() (int64, error)) {
+	it, cancel := db.combine.enqueue(ctx, p, sql, args)
+	return func() (int64, error) {
+		defer cancel()
+		return db.combine.await(ctx, it)
+	}
+}
