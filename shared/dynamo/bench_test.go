@@ -23,7 +23,7 @@ func BenchmarkIdempotency(b *testing.B) {
 	stores := map[string]func(b *testing.B) idempotency.Store{
 		"dynamodb": func(b *testing.B) idempotency.Store {
 			c := testClient(b)
-			return dynamo.NewIdempotencyStore(c, newTable(b, c))
+			return dynamo.NewIdempotencyStore(storeClient(b), newTable(b, c))
 		},
 		"postgres": func(b *testing.B) idempotency.Store {
 			return postgres.NewIdempotencyStore(pgtest.New(b).App)

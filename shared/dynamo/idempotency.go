@@ -4,17 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/uuid"
 
+	"github.com/rocker-app/corral/shared/awsjson"
 	"github.com/rocker-app/corral/shared/idempotency"
 )
 
@@ -53,14 +50,15 @@ const (
 // Items are limited to 400 KB by DynamoDB: a response too large to store makes Complete fail (the
 // middleware logs it; the response itself was already sent), and a retry then runs again.
 type IdempotencyStore struct {
-	client *dynamodb.Client
+	client *awsjson.Client
 	table  string
 }
 
 var _ idempotency.Store = (*IdempotencyStore)(nil)
 
-// NewIdempotencyStore returns a store on the given table of client. It makes no request.
-func NewIdempotencyStore(client *dynamodb.Client, table string) *IdempotencyStore {
+// NewIdempotencyStore returns a store on the given table of client (a DynamoDB client, see NewClient). It
+// makes no request.
+func NewIdempotencyStore(client *awsjson.Client, table string) *IdempotencyStore {
 	return &IdempotencyStore{client: client, table: table}
 }
 
@@ -79,43 +77,42 @@ func (s *IdempotencyStore) Begin(ctx context.Context, k idempotency.Key, request
 	for range beginAttempts {
 		now := time.Now()
 		expires := now.Add(ttl)
-		_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: aws.String(s.table),
-			Item: map[string]types.AttributeValue{
+		err := s.client.Call(ctx, "PutItem", putItemInput{
+			TableName: s.table,
+			Item: item{
 				KeyAttribute:   str(pk),
-				attrHash:       &types.AttributeValueMemberB{Value: requestHash},
+				attrHash:       bin(requestHash),
 				attrStatus:     str(statusInFlight),
 				attrLease:      str(token),
 				attrLeaseUntil: num(now.Add(lease).UnixMilli()),
 				attrExpires:    num(expires.UnixMilli()),
 				TTLAttribute:   num(epochSecondsCeil(expires)),
 			},
-			ConditionExpression: aws.String(beginCondition),
+			ConditionExpression: beginCondition,
 			ExpressionAttributeNames: map[string]string{
 				"#pk": KeyAttribute, "#expires": attrExpires, "#status": attrStatus,
 				"#lease_until": attrLeaseUntil, "#hash": attrHash,
 			},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
+			ExpressionAttributeValues: item{
 				":now":       num(now.UnixMilli()),
 				":in_flight": str(statusInFlight),
-				":hash":      &types.AttributeValueMemberB{Value: requestHash},
+				":hash":      bin(requestHash),
 			},
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		})
+			ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+		}, nil)
 		if err == nil {
 			return idempotency.Outcome{Lease: token}, nil
 		}
-		var failed *types.ConditionalCheckFailedException
-		if !errors.As(err, &failed) {
+		old, failed := conditionFailed(err)
+		if !failed {
 			return idempotency.Outcome{}, fmt.Errorf("idempotency: begin: %w", err)
 		}
-		item := failed.Item
-		if len(item) == 0 { // servers that do not return the item on a failed condition
-			if item, err = s.get(ctx, pk); err != nil {
+		if len(old) == 0 { // servers that do not return the item on a failed condition
+			if old, err = s.get(ctx, pk); err != nil {
 				return idempotency.Outcome{}, fmt.Errorf("idempotency: begin: %w", err)
 			}
 		}
-		out, retry, err := outcome(item, requestHash, time.Now())
+		out, retry, err := outcome(old, requestHash, time.Now())
 		if err != nil {
 			return idempotency.Outcome{}, fmt.Errorf("idempotency: begin: %w", err)
 		}
@@ -129,30 +126,28 @@ func (s *IdempotencyStore) Begin(ctx context.Context, k idempotency.Key, request
 
 // outcome reads an existing item as the answer to Begin. retry is true when the item no longer stands in
 // the way (gone, expired, or an identical request's lease ran out), so the put should be tried again.
-func outcome(item map[string]types.AttributeValue, requestHash []byte, now time.Time) (out idempotency.Outcome, retry bool, err error) {
-	if len(item) == 0 {
+func outcome(it item, requestHash []byte, now time.Time) (out idempotency.Outcome, retry bool, err error) {
+	if len(it) == 0 {
 		return out, true, nil
 	}
-	expires, err := getNum(item, attrExpires)
+	expires, err := it.num(attrExpires)
 	if err != nil {
 		return out, false, err
 	}
 	if expires <= now.UnixMilli() {
 		return out, true, nil
 	}
-	hash, _ := item[attrHash].(*types.AttributeValueMemberB)
-	if hash == nil || !bytes.Equal(hash.Value, requestHash) {
+	if hash := it[attrHash].B; hash == nil || !bytes.Equal(hash, requestHash) {
 		return idempotency.Outcome{Mismatch: true}, false, nil
 	}
-	status, _ := item[attrStatus].(*types.AttributeValueMemberS)
-	if status != nil && status.Value == statusCompleted {
-		rec, err := record(item)
+	if status := it[attrStatus].S; status != nil && *status == statusCompleted {
+		rec, err := record(it)
 		if err != nil {
 			return out, false, err
 		}
 		return idempotency.Outcome{Completed: rec}, false, nil
 	}
-	leaseUntil, err := getNum(item, attrLeaseUntil)
+	leaseUntil, err := it.num(attrLeaseUntil)
 	if err != nil {
 		return out, false, err
 	}
@@ -162,32 +157,29 @@ func outcome(item map[string]types.AttributeValue, requestHash []byte, now time.
 	return idempotency.Outcome{InFlight: true}, false, nil
 }
 
-func record(item map[string]types.AttributeValue) (*idempotency.Record, error) {
-	code, err := getNum(item, attrRespStatus)
+func record(it item) (*idempotency.Record, error) {
+	code, err := it.num(attrRespStatus)
 	if err != nil {
 		return nil, err
 	}
 	rec := &idempotency.Record{Status: int(code), Header: http.Header{}, Body: []byte{}}
-	if h, ok := item[attrRespHeaders].(*types.AttributeValueMemberS); ok && h.Value != "" {
-		if err := json.Unmarshal([]byte(h.Value), &rec.Header); err != nil {
+	if h := it[attrRespHeaders].S; h != nil && *h != "" {
+		if err := json.Unmarshal([]byte(*h), &rec.Header); err != nil {
 			return nil, fmt.Errorf("stored headers: %w", err)
 		}
 		if rec.Header == nil {
 			rec.Header = http.Header{}
 		}
 	}
-	if b, ok := item[attrRespBody].(*types.AttributeValueMemberB); ok && b.Value != nil {
-		rec.Body = b.Value
+	if b := it[attrRespBody].B; b != nil {
+		rec.Body = b
 	}
 	return rec, nil
 }
 
-func (s *IdempotencyStore) get(ctx context.Context, pk string) (map[string]types.AttributeValue, error) {
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            map[string]types.AttributeValue{KeyAttribute: str(pk)},
-		ConsistentRead: aws.Bool(true),
-	})
+func (s *IdempotencyStore) get(ctx context.Context, pk string) (item, error) {
+	var out struct{ Item item }
+	err := s.client.Call(ctx, "GetItem", getItemInput{TableName: s.table, Key: item{KeyAttribute: str(pk)}, ConsistentRead: true}, &out)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +200,7 @@ func (s *IdempotencyStore) Complete(ctx context.Context, k idempotency.Key, leas
 	if err != nil {
 		return fmt.Errorf("idempotency: complete: %w", err)
 	}
-	values := map[string]types.AttributeValue{
+	values := item{
 		":completed": str(statusCompleted),
 		":code":      num(int64(rec.Status)),
 		":headers":   str(string(headers)),
@@ -220,19 +212,18 @@ func (s *IdempotencyStore) Complete(ctx context.Context, k idempotency.Key, leas
 	if len(rec.Body) > 0 {
 		update += ", #body = :body"
 		names["#body"] = attrRespBody
-		values[":body"] = &types.AttributeValueMemberB{Value: rec.Body}
+		values[":body"] = bin(rec.Body)
 	}
 	update += " REMOVE #lease, #lease_until"
-	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       map[string]types.AttributeValue{KeyAttribute: str(pk)},
-		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String(leaseCondition),
+	err = s.client.Call(ctx, "UpdateItem", updateItemInput{
+		TableName:                 s.table,
+		Key:                       item{KeyAttribute: str(pk)},
+		UpdateExpression:          update,
+		ConditionExpression:       leaseCondition,
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
-	})
-	var failed *types.ConditionalCheckFailedException
-	if errors.As(err, &failed) {
+	}, nil)
+	if _, failed := conditionFailed(err); failed {
 		return idempotency.ErrLeaseLost
 	}
 	if err != nil {
@@ -248,15 +239,14 @@ func (s *IdempotencyStore) Release(ctx context.Context, k idempotency.Key, lease
 	if err != nil {
 		return fmt.Errorf("idempotency: release: %w", err)
 	}
-	_, err = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       map[string]types.AttributeValue{KeyAttribute: str(pk)},
-		ConditionExpression:       aws.String(leaseCondition),
+	err = s.client.Call(ctx, "DeleteItem", deleteItemInput{
+		TableName:                 s.table,
+		Key:                       item{KeyAttribute: str(pk)},
+		ConditionExpression:       leaseCondition,
 		ExpressionAttributeNames:  map[string]string{"#status": attrStatus, "#lease": attrLease},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":in_flight": str(statusInFlight), ":token": str(leaseToken)},
-	})
-	var failed *types.ConditionalCheckFailedException
-	if err != nil && !errors.As(err, &failed) {
+		ExpressionAttributeValues: item{":in_flight": str(statusInFlight), ":token": str(leaseToken)},
+	}, nil)
+	if _, failed := conditionFailed(err); err != nil && !failed {
 		return fmt.Errorf("idempotency: release: %w", err)
 	}
 	return nil
@@ -275,24 +265,6 @@ func partitionKey(k idempotency.Key) (string, error) {
 		return "", fmt.Errorf("key scope is %d bytes, over DynamoDB's %d", len(b), maxPartitionBytes)
 	}
 	return string(b), nil
-}
-
-func str(s string) *types.AttributeValueMemberS { return &types.AttributeValueMemberS{Value: s} }
-
-func num(n int64) *types.AttributeValueMemberN {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
-}
-
-func getNum(item map[string]types.AttributeValue, name string) (int64, error) {
-	v, ok := item[name].(*types.AttributeValueMemberN)
-	if !ok {
-		return 0, fmt.Errorf("stored item has no number %s", name)
-	}
-	n, err := strconv.ParseInt(v.Value, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("stored item: %s: %w", name, err)
-	}
-	return n, nil
 }
 
 // epochSecondsCeil rounds t up to whole epoch seconds, so TTL deletion never comes before the expiry.

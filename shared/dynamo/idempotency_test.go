@@ -14,24 +14,36 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/uuid"
 
+	"github.com/rocker-app/corral/shared/awsenv"
+	"github.com/rocker-app/corral/shared/awsjson"
 	"github.com/rocker-app/corral/shared/dynamo"
 	"github.com/rocker-app/corral/shared/idempotency"
 	"github.com/rocker-app/corral/shared/idempotency/storetest"
 )
 
-// testClient returns a client for the local DynamoDB server at DYNAMODB_ENDPOINT. Without one the test
-// fails (never skips) with a line saying how to start it.
+// testClient returns the SDK's DynamoDB client for the local DynamoDB server at DYNAMODB_ENDPOINT, for
+// setting up and inspecting tables (the store itself speaks JSON through storeClient). Without a server
+// the test fails (never skips) with a line saying how to start it.
 func testClient(t testing.TB) *dynamodb.Client {
+	t.Helper()
+	endpoint := testEndpoint(t)
+	cfg := awsenv.Config(os.Getenv, awsenv.Options{Region: "us-east-1", Endpoint: endpoint})
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) })
+}
+
+// storeClient returns the store's own client for the local DynamoDB server.
+func storeClient(t testing.TB) *awsjson.Client {
+	t.Helper()
+	return dynamo.NewClient("us-east-1", testEndpoint(t))
+}
+
+func testEndpoint(t testing.TB) string {
 	t.Helper()
 	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
 	if endpoint == "" {
 		t.Fatal("DYNAMODB_ENDPOINT is not set: run the tests with `make test`, or `bash infra/scripts/services.sh up && eval \"$(bash infra/scripts/services.sh env)\"`")
 	}
-	c, err := dynamo.NewClient(context.Background(), "us-east-1", endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return endpoint
 }
 
 // newTable creates an idempotency table of this test's own, with the key schema template.yaml declares,
@@ -83,7 +95,7 @@ func newKeyFunc(anonymous bool) idempotency.Key {
 func TestIdempotencyStoreConformance(t *testing.T) {
 	t.Parallel()
 	c := testClient(t)
-	store := dynamo.NewIdempotencyStore(c, newTable(t, c))
+	store := dynamo.NewIdempotencyStore(storeClient(t), newTable(t, c))
 	storetest.Run(t, func(t *testing.T) (idempotency.Store, func(bool) idempotency.Key) {
 		return store, newKeyFunc
 	})
@@ -93,7 +105,7 @@ func TestIdempotencyStoreConformance(t *testing.T) {
 func TestIdempotencyStoreKeysAreUnambiguous(t *testing.T) {
 	t.Parallel()
 	c := testClient(t)
-	store := dynamo.NewIdempotencyStore(c, newTable(t, c))
+	store := dynamo.NewIdempotencyStore(storeClient(t), newTable(t, c))
 	ctx := context.Background()
 	suffix := uuid.NewString()
 	keys := []idempotency.Key{
@@ -121,7 +133,7 @@ func TestIdempotencyStoreItemAttributes(t *testing.T) {
 	t.Parallel()
 	c := testClient(t)
 	table := newTable(t, c)
-	store := dynamo.NewIdempotencyStore(c, table)
+	store := dynamo.NewIdempotencyStore(storeClient(t), table)
 	ctx := context.Background()
 	k := newKeyFunc(false)
 	const ttl = 90 * time.Minute
@@ -169,8 +181,7 @@ func TestIdempotencyStoreItemAttributes(t *testing.T) {
 // A key scope past DynamoDB's 2 KB partition-key limit is refused before any request.
 func TestIdempotencyStoreRefusesOversizedKeys(t *testing.T) {
 	t.Parallel()
-	c := testClient(t)
-	store := dynamo.NewIdempotencyStore(c, "no-such-table")
+	store := dynamo.NewIdempotencyStore(storeClient(t), "no-such-table")
 	k := idempotency.Key{Route: string(make([]byte, 2100)), Key: "k"}
 	if _, err := store.Begin(context.Background(), k, []byte("h"), time.Minute, time.Hour); err == nil {
 		t.Fatal("Begin with a 2 KB route succeeded")
