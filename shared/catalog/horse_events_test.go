@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/rocker-app/corral/shared/catalog"
 	"github.com/rocker-app/corral/shared/lambdax"
 	"github.com/rocker-app/corral/shared/platform"
@@ -18,7 +20,7 @@ import (
 )
 
 // The end-to-end path: a horse created through POST /horses emits horse.created in the same
-// transaction (outbox), the event is published right after the commit to the real webhooks queue, the
+// transaction (outbox), the outbox relay publishes it to the real webhooks queue, the
 // dispatcher fans it out to the tenant's subscribed endpoint and delivers it, signed, to a receiver.
 func TestHorseCreatedReachesTheTenantsWebhookSigned(t *testing.T) {
 	t.Parallel()
@@ -57,6 +59,10 @@ func TestHorseCreatedReachesTheTenantsWebhookSigned(t *testing.T) {
 	}
 	created.JSON(t, &h)
 
+	// The outbox relay publishes it (its scheduled runs poll; one pass here).
+	if err := catalog.OutboxRelay(f.env.Deps)(ctx, events.EventBridgeEvent{DetailType: "Scheduled Event", Source: "aws.events", Time: time.Now()}); err != nil {
+		t.Fatalf("outbox-relay: %v", err)
+	}
 	dispatcher := lambdax.SQS(f.env.Deps.Log, catalog.WebhookDispatcher(f.env.Deps))
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -1,23 +1,20 @@
 package catalog
 
 import (
-	"github.com/rocker-app/corral/shared/outbox"
 	"github.com/rocker-app/corral/shared/platform"
 	"github.com/rocker-app/corral/shared/postgres"
-	"github.com/rocker-app/corral/shared/sqsx"
 	"github.com/rocker-app/corral/shared/tenant"
 )
 
 // Tenant serves the caller's organisation: GET/PATCH /tenant, its members (GET /tenant/members,
 // PATCH/DELETE /tenant/members/{user_id}) and its invites (GET/POST /tenant/invites,
 // DELETE /tenant/invites/{id}). Role changes and removals emit tenant.member_role_changed and
-// tenant.member_removed through the outbox.
+// tenant.member_removed through the outbox, which the outbox relay publishes (see OutboxRelay).
 //
 // POST /tenant/invites takes no Idempotency-Key: its response carries the invite's one-time code, and an
 // idempotency record would keep that response, code included, for replay.
 func Tenant(d *platform.Deps) []platform.Route {
-	events := outbox.New(d.DB, sqsx.NewPublisher(d.SQS, d.Config.Queues), d.Log, outbox.Options{})
-	s := postgres.NewTenantStore(d.DB).WithEvents(events)
+	s := postgres.NewTenantStore(d.DB)
 	read, write := readPolicy("tenant"), writePolicy("tenant")
 	return []platform.Route{
 		{Pattern: "GET /tenant", Handler: tenant.Get(s), Policy: read},

@@ -285,30 +285,46 @@ type scheduler struct {
 	log *slog.Logger
 }
 
+// run fires the schedule as EventBridge does: at each firing time, whether or not the previous run has
+// finished (runs may overlap, as in AWS; a function that polls for most of its timeout relies on it).
+// Firings missed while the machine slept are skipped. When ctx ends, runs in flight are cancelled and
+// waited for.
 func (sc *scheduler) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	last := sc.r.now()
 	for {
-		now := sc.r.now()
-		next := sc.s.Next(now)
+		next := sc.s.Next(last)
 		if next.IsZero() {
 			sc.log.Info("schedule has no further firings", "event", sc.ev.Event, "schedule", sc.ev.Expression)
 			return
+		}
+		now := sc.r.now()
+		if next.Before(now) { // missed (the machine slept): start again from now
+			last = now
+			continue
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-sc.r.after(next.Sub(now)):
 		}
-		ev := ScheduledEvent(sc.r.Deps.Config.AWSRegion, sc.fn.Name+"-"+sc.ev.Event, next)
-		ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), functionTimeout(sc.fn))
-		ictx = lambdacontext.NewContext(ictx, &lambdacontext.LambdaContext{AwsRequestID: uuid.NewString()})
-		err := sc.h(ictx, ev)
-		cancel()
-		if err != nil {
-			sc.log.Error("scheduled run failed", "event", sc.ev.Event, "schedule", sc.ev.Expression, "error", err)
-		} else {
-			sc.log.Info("scheduled run", "event", sc.ev.Event, "schedule", sc.ev.Expression)
-		}
+		last = next
+		wg.Go(func() { sc.invoke(ctx, next) })
 	}
+}
+
+// invoke runs the function once for the firing at t, within the function's timeout.
+func (sc *scheduler) invoke(ctx context.Context, t time.Time) {
+	ev := ScheduledEvent(sc.r.Deps.Config.AWSRegion, sc.fn.Name+"-"+sc.ev.Event, t)
+	ictx, cancel := context.WithTimeout(ctx, functionTimeout(sc.fn))
+	defer cancel()
+	ictx = lambdacontext.NewContext(ictx, &lambdacontext.LambdaContext{AwsRequestID: uuid.NewString()})
+	if err := sc.h(ictx, ev); err != nil {
+		sc.log.Error("scheduled run failed", "event", sc.ev.Event, "schedule", sc.ev.Expression, "error", err)
+		return
+	}
+	sc.log.Info("scheduled run", "event", sc.ev.Event, "schedule", sc.ev.Expression)
 }
 
 // ScheduledEvent builds the EventBridge Scheduled Event a rule named rule sends at t.

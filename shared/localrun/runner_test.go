@@ -318,3 +318,56 @@ func BenchmarkRunnerThroughput(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*perIteration)/time.Since(start).Seconds(), "msgs/s")
 }
+
+// Firings do not wait for the previous run, as in EventBridge: the second run starts while the first still
+// runs (the outbox relay polls for longer than its schedule's minute and relies on it), and stopping the
+// runner cancels the runs in flight.
+func TestRunnerSchedulesOverlap(t *testing.T) {
+	t.Parallel()
+	env := platformtest.New(t)
+	now := time.Date(2031, 5, 17, 10, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	fires := 0
+	started := make(chan struct{}, 2)
+	ticker := func(*platform.Deps) func(context.Context, events.EventBridgeEvent) error {
+		return func(ctx context.Context, _ events.EventBridgeEvent) error {
+			started <- struct{}{}
+			<-ctx.Done() // runs until the runner stops
+			return nil
+		}
+	}
+	r := &localrun.Runner{
+		Template: runnerTemplate(t), Deps: env.Deps,
+		Schedules: map[string]platform.ScheduleFunction{"ticker": ticker},
+		Now:       func() time.Time { return now },
+		After: func(d time.Duration) <-chan time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			fires++
+			ch := make(chan time.Time, 1)
+			if fires <= 2 {
+				ch <- now.Add(d) // the first two firings at once; later ones never
+			}
+			return ch
+		},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	for i := range 2 {
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("run %d did not start while run 1 was still running", i+1)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the runner did not stop its runs in flight")
+	}
+}

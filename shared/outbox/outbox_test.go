@@ -419,3 +419,63 @@ func TestAddRejectsInvalidEntries(t *testing.T) {
 		t.Fatalf("%d rows written", n)
 	}
 }
+
+// Poll keeps looking until its deadline: entries committed while it runs are published without another
+// run, a queue that is down meanwhile only delays its rows (they go out once it is back, in the same
+// Poll), and it returns before the deadline's reserve.
+func TestRelayPollPublishesWhatArrivesWhileItRuns(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	px, pub := proxiedPublisher(t, f.queues)
+	opts := outbox.RelayOptions{Options: outbox.Options{RetryBase: 20 * time.Millisecond, RetryMax: 20 * time.Millisecond},
+		Batch: 10, Reserve: 100 * time.Millisecond, PollInterval: 10 * time.Millisecond}
+	relay := outbox.NewRelay(f.db.Maint, pub, discard(), opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := relay.Poll(ctx)
+		done <- result{n, err}
+	}()
+
+	var want []string
+	for i := range 15 { // more than a batch, while Poll runs
+		want = append(want, f.add(t, f.tenantA, outbox.Entry{Queue: "jobs", Kind: "polled", Payload: i})...)
+	}
+	got := drain(t, f.sqs, f.queues["jobs"], len(want))
+	px.stop()
+	for i := range 5 { // committed while the queue is unreachable
+		want = append(want, f.add(t, f.tenantB, outbox.Entry{Queue: "jobs", Kind: "polled", Payload: 100 + i})...)
+	}
+	for deadline := time.Now().Add(10 * time.Second); f.count(t, "attempts > 0") == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("Poll never tried the rows committed while the queue was down")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	px.restart()
+	got = append(got, drain(t, f.sqs, f.queues["jobs"], 5)...)
+	if diff := cmp.Diff(sorted(want), sorted(idsOf(got))); diff != "" {
+		t.Errorf("published while Poll ran (-want +got):\n%s", diff)
+	}
+	// Delivered; the marks commit right after.
+	for deadline := time.Now().Add(10 * time.Second); f.count(t, "published_at IS NULL") != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d rows still pending", f.count(t, "published_at IS NULL"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("Poll returned %d, %v long before its deadline", r.n, r.err)
+	default:
+	}
+	cancel()
+	if r := <-done; r.n != len(want) {
+		t.Errorf("Poll = %d, %v; want %d published", r.n, r.err, len(want))
+	}
+}

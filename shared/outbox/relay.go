@@ -17,6 +17,9 @@ const (
 	// DefaultReserve is the time a Run leaves before its context's deadline: it starts no batch later,
 	// so the Lambda returns before its timeout.
 	DefaultReserve = 5 * time.Second
+	// DefaultPollInterval is Poll's wait after a look that left nothing due: the longest an entry waits
+	// for the relay in steady state.
+	DefaultPollInterval = 200 * time.Millisecond
 )
 
 // RelayOptions tune a Relay; the zero value means every default.
@@ -26,6 +29,8 @@ type RelayOptions struct {
 	Batch int
 	// Reserve is the time left unused before ctx's deadline (default DefaultReserve).
 	Reserve time.Duration
+	// PollInterval is Poll's wait between looks that find nothing due (default DefaultPollInterval).
+	PollInterval time.Duration
 }
 
 // Relay publishes every pending, due entry of every tenant. It runs on a pool connected as the
@@ -47,6 +52,9 @@ func NewRelay(pool *pgxpool.Pool, pub Publisher, log *slog.Logger, opts RelayOpt
 	}
 	if opts.Reserve <= 0 {
 		opts.Reserve = DefaultReserve
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = DefaultPollInterval
 	}
 	return &Relay{pool: pool, pub: pub, log: log, opts: opts}
 }
@@ -111,5 +119,54 @@ func (r *Relay) Run(ctx context.Context) (int, error) {
 	}
 	r.log.LogAttrs(ctx, level, "outbox relay", slog.Int("published", total),
 		slog.Duration("elapsed", time.Since(start)), slog.Any("error", err))
+	return total, err
+}
+
+// Poll is the relay as the writers' publisher: it publishes batches as Run does and, when nothing due is
+// left, waits PollInterval and looks again, until ctx is within the reserve of its deadline (or done). A
+// failed send does not end it: the failed rows wait for their backoff (see Options) and the others go on.
+// It returns the number published and the error of its last look, if that failed. Without a deadline on
+// ctx it drains once, as Run.
+//
+// The outbox-relay function runs it for most of its timeout on every scheduled firing, so that one run is
+// always polling: writers leave their entries to it instead of sending them to SQS on the request's path.
+func (r *Relay) Poll(ctx context.Context) (int, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		return r.Run(ctx)
+	}
+	total, polls, failures := 0, 0, 0
+	start := time.Now()
+	var err error
+	for {
+		if dl, _ := ctx.Deadline(); time.Until(dl) < r.opts.Reserve || ctx.Err() != nil {
+			break
+		}
+		var n int
+		n, err = r.PublishPending(ctx, r.opts.Batch)
+		total += n
+		polls++
+		if err != nil {
+			failures++
+			if failures == 1 || failures%100 == 0 { // a queue that stays down is not logged 5 times a second
+				r.log.LogAttrs(ctx, slog.LevelWarn, "outbox relay: publish failed; the rows wait for their retry",
+					slog.Int("failures", failures), slog.Any("error", err))
+			}
+		}
+		if err == nil && n == r.opts.Batch {
+			continue // more is due now
+		}
+		t := time.NewTimer(r.opts.PollInterval)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	level := slog.LevelInfo
+	if err != nil {
+		level = slog.LevelWarn
+	}
+	r.log.LogAttrs(ctx, level, "outbox relay", slog.Int("published", total), slog.Int("polls", polls),
+		slog.Int("failed_polls", failures), slog.Duration("elapsed", time.Since(start)), slog.Any("error", err))
 	return total, err
 }

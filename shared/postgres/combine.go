@@ -36,6 +36,9 @@ const (
 	// combinedTimeout bounds one batch of queued statements sent by an ExecCombined caller; it runs detached
 	// from that caller's cancellation, since it carries the statements of others too.
 	combinedTimeout = 5 * time.Second
+	// rideWait is how long a queued statement waits for a write to carry it, while every connection is
+	// busy, before it looks again.
+	rideWait = time.Millisecond
 )
 
 // combined is one queued statement.
@@ -125,6 +128,21 @@ func (c *combiner) enqueue(ctx context.Context, p auth.Principal, sql string, ar
 // outcome.
 func (c *combiner) await(ctx context.Context, it *combined) (int64, error) {
 	for {
+		// While every connection is busy, a write is about to take a connection and the statement with it:
+		// wait for that instead of adding a round trip of its own, for a moment at a time.
+		if st := c.pool.Stat(); st.IdleConns() == 0 && st.TotalConns() >= st.MaxConns() {
+			t := time.NewTimer(rideWait)
+			select {
+			case <-it.taken:
+				t.Stop()
+				<-it.done
+				return it.rows, it.err
+			case <-t.C:
+				continue
+			case <-it.acquireCtx.Done():
+				t.Stop()
+			}
+		}
 		conn, err := c.pool.Acquire(it.acquireCtx)
 		if err != nil {
 			select {
