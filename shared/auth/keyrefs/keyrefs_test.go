@@ -2,55 +2,95 @@ package keyrefs
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rocker-app/corral/shared/auth"
+	"github.com/rocker-app/corral/shared/awsjson"
+	"github.com/rocker-app/corral/shared/awsjson/awsjsontest"
 )
 
-// fakeSSM is Parameter Store (a paid AWS API): parameters by name; a missing one answers err.
+// fakeSSM is Parameter Store (a paid AWS API) on the JSON protocol: parameters by name; a missing one
+// answers ParameterNotFound. awsjsontest checks the target and that requests are signed for "ssm".
 type fakeSSM struct {
+	*awsjsontest.Server
 	params map[string]string
-	calls  []ssm.GetParameterInput
+	mu     sync.Mutex
+	calls  []getParameterInput
 }
 
-var _ ParameterGetter = (*fakeSSM)(nil)
-
-func (f *fakeSSM) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ ...func(*ssm.Options)) (*ssm.GetParameterOutput, error) {
-	f.calls = append(f.calls, *in)
-	v, ok := f.params[aws.ToString(in.Name)]
-	if !ok {
-		return nil, errors.New("ParameterNotFound")
-	}
-	return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{Name: in.Name, Value: aws.String(v)}}, nil
+func newFakeSSM(t *testing.T, params map[string]string) *fakeSSM {
+	f := &fakeSSM{params: params}
+	f.Server = awsjsontest.NewServer(t, awsjson.SSM, map[string]awsjsontest.Operation{
+		"GetParameter": func(raw json.RawMessage) (any, error) {
+			var in getParameterInput
+			if err := json.Unmarshal(raw, &in); err != nil {
+				return nil, err
+			}
+			f.mu.Lock()
+			f.calls = append(f.calls, in)
+			f.mu.Unlock()
+			v, ok := f.params[in.Name]
+			if !ok {
+				return nil, &awsjson.Error{Status: 400, Type: "ParameterNotFound"}
+			}
+			return map[string]any{"Parameter": map[string]string{"Name": in.Name, "Type": "SecureString", "Value": v}}, nil
+		},
+	})
+	return f
 }
 
-// fakeSecrets is Secrets Manager (a paid AWS API): secrets by id, as strings or as binaries.
+// fakeSecrets is Secrets Manager (a paid AWS API) on the JSON protocol: secrets by id, as strings or as
+// binaries. awsjsontest checks the target and that requests are signed for "secretsmanager".
 type fakeSecrets struct {
+	*awsjsontest.Server
 	strings  map[string]string
 	binaries map[string][]byte
+	mu       sync.Mutex
 	calls    []string
 }
 
-var _ SecretGetter = (*fakeSecrets)(nil)
+func newFakeSecrets(t *testing.T, strs map[string]string, bins map[string][]byte) *fakeSecrets {
+	f := &fakeSecrets{strings: strs, binaries: bins}
+	f.Server = awsjsontest.NewServer(t, awsjson.SecretsManager, map[string]awsjsontest.Operation{
+		"GetSecretValue": func(raw json.RawMessage) (any, error) {
+			var in struct{ SecretId string }
+			if err := json.Unmarshal(raw, &in); err != nil {
+				return nil, err
+			}
+			f.mu.Lock()
+			f.calls = append(f.calls, in.SecretId)
+			f.mu.Unlock()
+			if s, ok := f.strings[in.SecretId]; ok {
+				return map[string]string{"Name": in.SecretId, "SecretString": s}, nil
+			}
+			if b, ok := f.binaries[in.SecretId]; ok {
+				return map[string]any{"Name": in.SecretId, "SecretBinary": b}, nil // []byte: base64, as AWS sends it
+			}
+			return nil, &awsjson.Error{Status: 400, Type: "ResourceNotFoundException", Message: "Secrets Manager can't find the specified secret."}
+		},
+	})
+	return f
+}
 
-func (f *fakeSecrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	id := aws.ToString(in.SecretId)
-	f.calls = append(f.calls, id)
-	if s, ok := f.strings[id]; ok {
-		return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(s)}, nil
-	}
-	if b, ok := f.binaries[id]; ok {
-		return &secretsmanager.GetSecretValueOutput{SecretBinary: b}, nil
-	}
-	return nil, errors.New("ResourceNotFoundException")
+// route serves both fakes on one URL, sending each request to the fake whose X-Amz-Target prefix it has.
+func route(t *testing.T, ssm, secrets *awsjsontest.Server) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), awsjson.SSM.TargetPrefix+".") {
+			ssm.Config.Handler.ServeHTTP(w, r)
+			return
+		}
+		secrets.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 func TestLoadKeyRing(t *testing.T) {
@@ -69,6 +109,7 @@ func TestLoadKeyRing(t *testing.T) {
 		ssm           bool // give the SSM fake
 		secrets       bool // give the Secrets Manager fake
 		wantErr       string
+		wantType      string // the store's error type, for a store's error
 		wantSSM       []string
 		wantSecretIDs []string
 	}{
@@ -78,10 +119,10 @@ func TestLoadKeyRing(t *testing.T) {
 			wantSSM: []string{"arn:aws:ssm:eu-north-1:123456789012:parameter/corral/prod/jwt-signing-keys"}},
 		{name: "Secrets Manager string", value: "secretsmanager:corral/prod/jwt-signing-keys", secrets: true, wantSecretIDs: []string{"corral/prod/jwt-signing-keys"}},
 		{name: "Secrets Manager binary", value: "secretsmanager:corral/prod/binary", secrets: true, wantSecretIDs: []string{"corral/prod/binary"}},
-		{name: "missing SSM parameter", value: "ssm:/corral/prod/missing", ssm: true, wantErr: "/corral/prod/missing", wantSSM: []string{"/corral/prod/missing"}},
+		{name: "missing SSM parameter", value: "ssm:/corral/prod/missing", ssm: true, wantErr: "/corral/prod/missing", wantType: "ParameterNotFound", wantSSM: []string{"/corral/prod/missing"}},
 		{name: "empty SSM parameter", value: "ssm:/corral/prod/empty", ssm: true, wantErr: "empty", wantSSM: []string{"/corral/prod/empty"}},
 		{name: "SSM parameter that is not a key", value: "ssm:/corral/prod/junk", ssm: true, wantErr: "no PRIVATE KEY", wantSSM: []string{"/corral/prod/junk"}},
-		{name: "missing secret", value: "secretsmanager:nope", secrets: true, wantErr: `"nope"`, wantSecretIDs: []string{"nope"}},
+		{name: "missing secret", value: "secretsmanager:nope", secrets: true, wantErr: `"nope"`, wantType: "ResourceNotFoundException", wantSecretIDs: []string{"nope"}},
 		{name: "SSM reference without a client", value: "ssm:/corral/prod/jwt-signing-keys", secrets: true, wantErr: "no SSM client"},
 		{name: "Secrets Manager reference without a client", value: "secretsmanager:x", ssm: true, wantErr: "no Secrets Manager client"},
 		{name: "reference without a name", value: "ssm:", ssm: true, wantErr: "no parameter name"},
@@ -90,25 +131,32 @@ func TestLoadKeyRing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			fs := &fakeSSM{params: map[string]string{
+			fs := newFakeSSM(t, map[string]string{
 				"/corral/prod/jwt-signing-keys":                                              string(text),
 				"arn:aws:ssm:eu-north-1:123456789012:parameter/corral/prod/jwt-signing-keys": string(text),
 				"/corral/prod/empty":                                                         "",
 				"/corral/prod/junk":                                                          "not a key",
-			}}
-			fsm := &fakeSecrets{strings: map[string]string{"corral/prod/jwt-signing-keys": string(text)},
-				binaries: map[string][]byte{"corral/prod/binary": text}}
+			})
+			fsm := newFakeSecrets(t, map[string]string{"corral/prod/jwt-signing-keys": string(text)},
+				map[string][]byte{"corral/prod/binary": text})
+			// Loader's clients, sent to the fakes by target; each fake checks the signing name.
+			cfg := awsjsontest.Config()
+			cfg.BaseEndpoint = aws.String(route(t, fs.Server, fsm.Server))
+			all := newSources(cfg)
 			var src Sources
 			if tt.ssm {
-				src.SSM = fs
+				src.SSM = all.SSM
 			}
 			if tt.secrets {
-				src.SecretsManager = fsm
+				src.SecretsManager = all.SecretsManager
 			}
 			ring, err := LoadKeyRing(context.Background(), tt.value, "", src)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Errorf("LoadKeyRing = %v; want an error containing %q", err, tt.wantErr)
+				}
+				if got := awsjson.ErrorType(err); got != tt.wantType {
+					t.Errorf("LoadKeyRing error type %q, want %q", got, tt.wantType)
 				}
 			} else if err != nil {
 				t.Errorf("LoadKeyRing: %v", err)
@@ -117,9 +165,9 @@ func TestLoadKeyRing(t *testing.T) {
 			}
 			var names []string
 			for _, c := range fs.calls {
-				names = append(names, aws.ToString(c.Name))
-				if !aws.ToBool(c.WithDecryption) {
-					t.Errorf("GetParameter(%s) without WithDecryption", aws.ToString(c.Name))
+				names = append(names, c.Name)
+				if !c.WithDecryption {
+					t.Errorf("GetParameter(%s) without WithDecryption", c.Name)
 				}
 			}
 			if diff := cmp.Diff(tt.wantSSM, names); diff != "" {
