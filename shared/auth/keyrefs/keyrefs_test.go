@@ -164,6 +164,10 @@ func TestLoadKeyRing(t *testing.T) {
 				t.Errorf("ActiveKID = %q; want prod-1", ring.ActiveKID())
 			}
 			var names []string
+			fs.mu.Lock()
+			defer fs.mu.Unlock()
+			fsm.mu.Lock()
+			defer fsm.mu.Unlock()
 			for _, c := range fs.calls {
 				names = append(names, c.Name)
 				if !c.WithDecryption {

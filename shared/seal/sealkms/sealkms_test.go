@@ -6,6 +6,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"maps"
 	"slices"
@@ -13,27 +14,27 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rocker-app/corral/shared/awsjson"
+	"github.com/rocker-app/corral/shared/awsjson/awsjsontest"
 	"github.com/rocker-app/corral/shared/seal"
 	"github.com/rocker-app/corral/shared/seal/sealkms"
 )
 
-// fakeKMS stands in for AWS KMS (a paid outside API): it holds symmetric keys by ARN, answers to the key's
-// ARN or alias, and binds the encryption context to each wrapped key as KMS does.
+// fakeKMS stands in for AWS KMS (a paid outside API) on its JSON protocol: it holds symmetric keys by ARN,
+// answers to the key's ARN or alias, and binds the encryption context to each wrapped key as KMS does.
+// awsjsontest checks every request's target and its signature for "kms".
 type fakeKMS struct {
+	*awsjsontest.Server
 	aliases map[string]string      // alias or id -> ARN
 	keys    map[string]cipher.AEAD // by ARN
 
 	mu       sync.Mutex
 	requests []string // "generate <KeyId> <KeySpec>" or "decrypt <KeyId>"
 	contexts []map[string]string
-	err      error // when set, every call fails with it
+	err      *awsjson.Error // when set, every call fails with it
 }
-
-var _ sealkms.KMSClient = (*fakeKMS)(nil)
 
 const testKeyARN = "arn:aws:kms:eu-north-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -44,17 +45,51 @@ func newFakeKMS(t testing.TB) *fakeKMS {
 		t.Fatal(err)
 	}
 	gcm, _ := cipher.NewGCM(block)
-	return &fakeKMS{
+	f := &fakeKMS{
 		aliases: map[string]string{"alias/corral-pii": testKeyARN, testKeyARN: testKeyARN},
 		keys:    map[string]cipher.AEAD{testKeyARN: gcm},
 	}
+	f.Server = awsjsontest.NewServer(t, awsjson.KMS, map[string]awsjsontest.Operation{
+		"GenerateDataKey": f.generateDataKey,
+		"Decrypt":         f.decrypt,
+	})
+	return f
 }
 
-func (f *fakeKMS) record(req string, ec map[string]string) {
+// provider returns the provider Provider builds (its KMS client), sending to the fake.
+func (f *fakeKMS) provider(t testing.TB, keyID string, ec map[string]string) *sealkms.KMS {
+	t.Helper()
+	cfg := awsjsontest.Config()
+	cfg.BaseEndpoint = aws.String(f.URL)
+	kp, err := sealkms.New(sealkms.NewClient(cfg), keyID, ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kp
+}
+
+func (f *fakeKMS) record(req string, ec map[string]string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.requests = append(f.requests, req)
 	f.contexts = append(f.contexts, maps.Clone(ec))
+	if f.err != nil {
+		return f.err
+	}
+	return nil
+}
+
+// calls returns the requests so far and their encryption contexts.
+func (f *fakeKMS) calls() (requests []string, contexts []map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.requests), slices.Clone(f.contexts)
+}
+
+func (f *fakeKMS) setErr(err *awsjson.Error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.err = err
 }
 
 // contextAAD encodes an encryption context; the fake binds it like KMS.
@@ -66,57 +101,75 @@ func contextAAD(ec map[string]string) []byte {
 	return seal.AAD(parts...)
 }
 
-func (f *fakeKMS) GenerateDataKey(_ context.Context, in *kms.GenerateDataKeyInput, _ ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error) {
-	f.record("generate "+aws.ToString(in.KeyId)+" "+string(in.KeySpec), in.EncryptionContext)
-	if f.err != nil {
-		return nil, f.err
+// kmsError is an error answer of KMS.
+func kmsError(status int, typ string) *awsjson.Error {
+	return &awsjson.Error{Status: status, Type: typ, Message: typ}
+}
+
+func (f *fakeKMS) generateDataKey(raw json.RawMessage) (any, error) {
+	var in struct {
+		KeyId, KeySpec    string
+		EncryptionContext map[string]string
 	}
-	arn, ok := f.aliases[aws.ToString(in.KeyId)]
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return nil, err
+	}
+	if err := f.record("generate "+in.KeyId+" "+in.KeySpec, in.EncryptionContext); err != nil {
+		return nil, err
+	}
+	arn, ok := f.aliases[in.KeyId]
 	if !ok {
-		return nil, &types.NotFoundException{Message: aws.String("no such key")}
+		return nil, kmsError(400, "NotFoundException")
 	}
-	if in.KeySpec != types.DataKeySpecAes256 {
-		return nil, &types.InvalidKeyUsageException{Message: aws.String("key spec")}
+	if in.KeySpec != "AES_256" {
+		return nil, kmsError(400, "InvalidKeyUsageException")
 	}
 	pt := randomBytes(32)
 	nonce := randomBytes(12)
 	blob := append(append([]byte(arn+"|"), nonce...), f.keys[arn].Seal(nil, nonce, pt, contextAAD(in.EncryptionContext))...)
-	return &kms.GenerateDataKeyOutput{KeyId: aws.String(arn), Plaintext: pt, CiphertextBlob: blob}, nil
+	return map[string]any{"KeyId": arn, "Plaintext": pt, "CiphertextBlob": blob}, nil
 }
 
-func (f *fakeKMS) Decrypt(_ context.Context, in *kms.DecryptInput, _ ...func(*kms.Options)) (*kms.DecryptOutput, error) {
-	f.record("decrypt "+aws.ToString(in.KeyId), in.EncryptionContext)
-	if f.err != nil {
-		return nil, f.err
+func (f *fakeKMS) decrypt(raw json.RawMessage) (any, error) {
+	var in struct {
+		KeyId, EncryptionAlgorithm string
+		CiphertextBlob             []byte
+		EncryptionContext          map[string]string
 	}
-	arn, ok := f.aliases[aws.ToString(in.KeyId)]
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return nil, err
+	}
+	if err := f.record("decrypt "+in.KeyId, in.EncryptionContext); err != nil {
+		return nil, err
+	}
+	if in.EncryptionAlgorithm != "SYMMETRIC_DEFAULT" {
+		return nil, kmsError(400, "ValidationException")
+	}
+	arn, ok := f.aliases[in.KeyId]
 	if !ok {
-		return nil, &types.NotFoundException{Message: aws.String("no such key")}
+		return nil, kmsError(400, "NotFoundException")
 	}
 	blobARN, rest, ok := bytes.Cut(in.CiphertextBlob, []byte("|"))
 	if !ok || len(rest) < 12 {
-		return nil, &types.InvalidCiphertextException{}
+		return nil, kmsError(400, "InvalidCiphertextException")
 	}
 	if string(blobARN) != arn {
-		return nil, &types.IncorrectKeyException{}
+		return nil, kmsError(400, "IncorrectKeyException")
 	}
 	pt, err := f.keys[arn].Open(nil, rest[:12], rest[12:], contextAAD(in.EncryptionContext))
 	if err != nil {
-		return nil, &types.InvalidCiphertextException{}
+		return nil, kmsError(400, "InvalidCiphertextException")
 	}
-	return &kms.DecryptOutput{KeyId: aws.String(arn), Plaintext: pt}, nil
+	return map[string]any{"KeyId": arn, "Plaintext": pt, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}, nil
 }
 
 func TestKMSProvider(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	fake := newFakeKMS(t)
-	kp, err := sealkms.New(fake, "alias/corral-pii", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(fake.requests) != 0 {
-		t.Errorf("NewKMS called KMS: %v", fake.requests)
+	kp := fake.provider(t, "alias/corral-pii", nil)
+	if reqs, _ := fake.calls(); len(reqs) != 0 {
+		t.Errorf("New called KMS: %v", reqs)
 	}
 	s := seal.New(kp)
 	aad := seal.AAD("profiles.phone", "tenant", "user")
@@ -141,17 +194,18 @@ func TestKMSProvider(t *testing.T) {
 		}
 	}
 	want := []string{"generate alias/corral-pii AES_256", "decrypt " + testKeyARN}
-	if diff := cmp.Diff(want, fake.requests); diff != "" {
+	requests, contexts := fake.calls()
+	if diff := cmp.Diff(want, requests); diff != "" {
 		t.Errorf("KMS requests (-want +got):\n%s", diff)
 	}
-	for i, ec := range fake.contexts {
+	for i, ec := range contexts {
 		if diff := cmp.Diff(sealkms.DefaultEncryptionContext, ec); diff != "" {
 			t.Errorf("request %d encryption context (-want +got):\n%s", i, diff)
 		}
 	}
 
 	// A provider with another encryption context cannot unwrap those keys.
-	otherCtx, _ := sealkms.New(fake, "alias/corral-pii", map[string]string{"purpose": "other"})
+	otherCtx := fake.provider(t, "alias/corral-pii", map[string]string{"purpose": "other"})
 	if _, err := seal.New(otherCtx).Open(ctx, sealed[0], aad); !errors.Is(err, seal.ErrInvalidCiphertext) {
 		t.Errorf("Open under another encryption context: err = %v, want ErrInvalidCiphertext", err)
 	}
@@ -160,11 +214,11 @@ func TestKMSProvider(t *testing.T) {
 func TestKMSProviderErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	if _, err := sealkms.New(newFakeKMS(t), "", nil); err == nil {
-		t.Error("NewKMS without a key id succeeded")
+	if _, err := sealkms.New(nil, "", nil); err == nil {
+		t.Error("New without a key id succeeded")
 	}
 	fake := newFakeKMS(t)
-	kp, _ := sealkms.New(fake, testKeyARN, nil)
+	kp := fake.provider(t, testKeyARN, nil)
 	_, wrapped, _, err := kp.GenerateDataKey(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -185,13 +239,17 @@ func TestKMSProviderErrors(t *testing.T) {
 		}
 	}
 
-	fake.err = &types.KMSInternalException{Message: aws.String("try again")}
-	var internal *types.KMSInternalException
-	if _, err := kp.Decrypt(ctx, testKeyARN, wrapped); !errors.As(err, &internal) || errors.Is(err, seal.ErrInvalidCiphertext) {
+	fake.setErr(kmsError(500, "KMSInternalException"))
+	var internal *awsjson.Error
+	if _, err := kp.Decrypt(ctx, testKeyARN, wrapped); !errors.As(err, &internal) || internal.Type != "KMSInternalException" || errors.Is(err, seal.ErrInvalidCiphertext) {
 		t.Errorf("Decrypt while KMS fails: err = %v, want KMS's error wrapped", err)
 	}
-	if _, err := seal.New(kp).Seal(ctx, []byte("v"), nil); !errors.As(err, &internal) {
+	if _, err := seal.New(kp).Seal(ctx, []byte("v"), nil); !errors.As(err, &internal) || internal.Type != "KMSInternalException" {
 		t.Errorf("Seal while KMS fails: err = %v, want KMS's error wrapped", err)
+	}
+	fake.setErr(kmsError(400, "DisabledException"))
+	if _, err := kp.Decrypt(ctx, testKeyARN, wrapped); awsjson.ErrorType(err) != "DisabledException" || errors.Is(err, seal.ErrUnknownKey) {
+		t.Errorf("Decrypt with a disabled key: err = %v, want KMS's error wrapped", err)
 	}
 }
 
