@@ -15,25 +15,54 @@ import (
 	"github.com/rocker-app/corral/shared/samtemplate"
 )
 
-// part is an optional AWS-backed part of a function: the SDK packages it links and the IAM actions the
-// template grants the functions that use it.
+// part is an AWS-backed part of a function: the packages it links and the IAM actions the template grants
+// the functions that use it.
 type part struct {
 	name     string
 	packages []string // linked when the function uses the part
-	action   string   // an IAM action only functions with the part are granted
+	actions  []string // IAM actions only functions with the part are granted (any of them)
+	// linkedByAll is why every function links the part whether or not it is granted (then only "granted
+	// implies linked" is checked); "" for a part linked exactly when granted.
+	linkedByAll string
 }
+
+const (
+	module = "github.com/rocker-app/corral/"
+	sdk    = "github.com/aws/aws-sdk-go-v2/service/"
+)
 
 var parts = []part{
-	{name: "KMS sealing (platform.WithKMS)", packages: []string{"github.com/aws/aws-sdk-go-v2/service/kms"}, action: "kms:GenerateDataKey"},
-	{name: "signing-key references (platform.WithKeyReferences)", packages: []string{
-		"github.com/aws/aws-sdk-go-v2/service/ssm", "github.com/aws/aws-sdk-go-v2/service/secretsmanager",
-	}, action: "ssm:GetParameter"},
-	{name: "DynamoDB idempotency (platform.WithDynamoDB)", packages: []string{"github.com/aws/aws-sdk-go-v2/service/dynamodb"}, action: "dynamodb:PutItem"},
+	{name: "KMS sealing (platform.WithKMS)", packages: []string{module + "shared/seal/sealkms"},
+		actions: []string{"kms:GenerateDataKey", "kms:Decrypt"}},
+	{name: "signing-key references (platform.WithKeyReferences)", packages: []string{module + "shared/auth/keyrefs"},
+		actions: []string{"ssm:GetParameter", "secretsmanager:GetSecretValue"}},
+	{name: "DynamoDB idempotency (platform.WithDynamoDB)", packages: []string{module + "shared/dynamo"},
+		actions: []string{"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}},
+	{name: "SQS (shared/sqsx)", packages: []string{sdk + "sqs"},
+		actions:     []string{"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:GetQueueAttributes"},
+		linkedByAll: "shared/platform builds an SQS client for every function (Deps.SQS)"},
 }
 
-// Each function links an optional AWS part exactly when template.yaml grants it that part's permission:
+// sdkClientsAllowed are the SDK's generated service clients a function may link; every other AWS API is
+// called through shared/awsjson (see the parts above), since each generated client costs megabytes of
+// binary and milliseconds of package initialisation at every cold start.
+var sdkClientsAllowed = []string{sdk + "sqs"}
+
+// samPolicyTemplates are the actions of the SAM policy templates a function's Policies may name instead of
+// a statement (a representative subset of each template's actions).
+var samPolicyTemplates = map[string][]string{
+	"SQSSendMessagePolicy":                  {"sqs:SendMessage"},
+	"SQSPollerPolicy":                       {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"},
+	"DynamoDBCrudPolicy":                    {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+	"KMSDecryptPolicy":                      {"kms:Decrypt"},
+	"SSMParameterReadPolicy":                {"ssm:GetParameter"},
+	"AWSSecretsManagerGetSecretValuePolicy": {"secretsmanager:GetSecretValue"},
+}
+
+// Each function links an optional AWS part exactly when template.yaml grants it that part's permissions:
 // a function that may need the part cannot start without it, and one that links it without needing it pays
-// megabytes of binary and milliseconds of package initialisation at every cold start.
+// binary size and package initialisation at every cold start. No function links one of the SDK's
+// generated service clients other than those in sdkClientsAllowed.
 func TestFunctionsLinkOnlyThePartsTheirPoliciesGrant(t *testing.T) {
 	t.Parallel()
 	file, err := samtemplate.Find(".")
@@ -48,6 +77,7 @@ func TestFunctionsLinkOnlyThePartsTheirPoliciesGrant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	grantedCount, linkedCount := map[string]int{}, map[string]int{}
 	for _, f := range tpl.Functions {
 		deps, ok := linked[f.Name]
 		if !ok {
@@ -55,24 +85,34 @@ func TestFunctionsLinkOnlyThePartsTheirPoliciesGrant(t *testing.T) {
 			continue
 		}
 		for _, p := range parts {
-			grants := slices.Contains(granted[f.LogicalID], p.action)
+			grants := slices.ContainsFunc(p.actions, func(a string) bool { return slices.Contains(granted[f.LogicalID], a) })
+			if grants {
+				grantedCount[p.name]++
+			}
 			for _, pkg := range p.packages {
-				if links := deps[pkg]; links != grants {
-					t.Errorf("%s: links %s = %v, but its policies grant %s = %v (%s)", f.Name, pkg, links, p.action, grants, p.name)
+				links := deps[pkg]
+				if links {
+					linkedCount[p.name]++
 				}
+				switch {
+				case grants && !links:
+					t.Errorf("%s: its policies grant %v (%s) but it does not link %s", f.Name, p.actions, p.name, pkg)
+				case links && !grants && p.linkedByAll == "":
+					t.Errorf("%s: links %s (%s) but its policies grant none of %v", f.Name, pkg, p.name, p.actions)
+				}
+			}
+		}
+		for pkg := range deps {
+			if rest, ok := strings.CutPrefix(pkg, sdk); ok && !strings.Contains(rest, "/") && !slices.Contains(sdkClientsAllowed, pkg) {
+				t.Errorf("%s: links the SDK's %s client (%s): call the API through shared/awsjson in a part of its own", f.Name, rest, pkg)
 			}
 		}
 	}
 	// The test would pass vacuously if nothing were granted or linked.
 	for _, p := range parts {
-		n := 0
-		for _, actions := range granted {
-			if slices.Contains(actions, p.action) {
-				n++
-			}
-		}
-		if n == 0 {
-			t.Errorf("no function is granted %s: the template or this test changed", p.action)
+		if grantedCount[p.name] == 0 || linkedCount[p.name] == 0 {
+			t.Errorf("%s: granted to %d functions, linked by %d: the template, the functions or this test changed",
+				p.name, grantedCount[p.name], linkedCount[p.name])
 		}
 	}
 	if deps := linked["health"]; deps == nil || !deps["github.com/jackc/pgx/v5"] {
@@ -128,7 +168,8 @@ func grantedActions(t *testing.T, file string) map[string][]string {
 	return out
 }
 
-// actions collects the scalars under n that look like IAM actions (service:Action), following aliases.
+// actions collects the scalars under n that look like IAM actions (service:Action), following aliases,
+// and the actions of the SAM policy templates named under n.
 func actions(n *yaml.Node) []string {
 	var out []string
 	var walk func(*yaml.Node)
@@ -136,6 +177,12 @@ func actions(n *yaml.Node) []string {
 		switch n.Kind {
 		case yaml.AliasNode:
 			walk(n.Alias)
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				out = append(out, samPolicyTemplates[n.Content[i].Value]...)
+				walk(n.Content[i])
+				walk(n.Content[i+1])
+			}
 		case yaml.ScalarNode:
 			if svc, act, ok := strings.Cut(n.Value, ":"); ok && svc != "" && act != "" && !strings.ContainsAny(n.Value, " /$") {
 				out = append(out, n.Value)
