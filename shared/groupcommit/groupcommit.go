@@ -4,8 +4,8 @@
 // cost is mostly per call; a lone caller (one request at a time, as in a Lambda environment) runs its own
 // item at once, and nothing is left running in the background after Do returns.
 //
-// DB.ExecCombined (bookkeeping statements in one pipelined transaction) and the outbox's combined SQS sends
-// use it.
+// The outbox's combined SQS sends use it. (DB.ExecCombined batches differently: its statements ride the
+// next write that gets a connection, see shared/postgres.)
 package groupcommit
 
 import (
