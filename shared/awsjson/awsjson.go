@@ -10,6 +10,9 @@
 //
 // Callers describe the request and answer shapes as Go structs with the API's member names as JSON
 // names; blob members are []byte (base64 in JSON, as the protocol has them).
+//
+// Not covered, as nothing here needs it: FIPS and dual-stack endpoints, AWS_ENDPOINT_URL_* variables,
+// clock-skew correction, response compression, and the query, REST and CBOR protocols.
 package awsjson
 
 import (
@@ -160,6 +163,7 @@ type Error struct {
 	Body []byte
 }
 
+// Error returns the operation, status, type, message and request id in one line.
 func (e *Error) Error() string {
 	s := fmt.Sprintf("awsjson: %s: %d %s", e.Operation, e.Status, e.Type)
 	if e.Message != "" {
@@ -181,9 +185,10 @@ func ErrorType(err error) string {
 }
 
 // Call invokes operation with in (marshalled with encoding/json) and decodes the answer into out (a
-// pointer, or nil to discard it). Throttling errors, 5xx answers and transport failures are tried again up to
-// MaxAttempts times with jittered backoff, within ctx. It returns a *Error for an error answer of the
-// service; credential, transport, context and decoding errors otherwise, wrapped with %w.
+// pointer, or nil to discard it). Throttling errors, 5xx answers and transport failures are tried again
+// up to MaxAttempts times with jittered backoff, within ctx; a request whose answer was lost may thus
+// reach the service twice, as with the SDK. It returns a *Error for an error answer of the service;
+// credential, transport, context and decoding errors otherwise, wrapped with %w.
 func (c *Client) Call(ctx context.Context, operation string, in, out any) error {
 	target := c.svc.TargetPrefix + "." + operation
 	body, err := json.Marshal(in)
