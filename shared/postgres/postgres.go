@@ -41,6 +41,9 @@ const (
 // URL. PgBouncer 1.21+ with max_prepared_statements set keeps prepared statements working in
 // transaction pooling mode, and the default mode can stay.
 //
+// While DB.Warm opens a pool's first connection, the pool's other acquisitions wait for it instead of
+// dialling another (see Warm).
+//
 // Open returns an error, wrapped with %w, when url cannot be parsed or maxConns is below 1. The error
 // never contains the password.
 func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
@@ -59,6 +62,7 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "corral"
 	}
+	cfg.ConnConfig.Tracer = &warmGate{}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
