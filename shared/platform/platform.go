@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/rocker-app/corral/shared/audit"
 	"github.com/rocker-app/corral/shared/auth"
@@ -29,8 +30,10 @@ import (
 	"github.com/rocker-app/corral/shared/seal"
 )
 
-// Deps are the clients a function shares across invocations. Connections are made lazily, on first use, so
-// a cold start waits on no dependency.
+// Deps are the clients a function shares across invocations. Building them makes no connection; a cold
+// start then makes the first Postgres and Redis connections in the background (Warm) while it builds the
+// rest and takes its first event, and a request that needs one before it is made waits for it instead of
+// dialling another.
 type Deps struct {
 	Config      config.Config
 	Log         *slog.Logger
@@ -59,6 +62,8 @@ type Deps struct {
 	// Why Sealer / Idempotency are nil, when they are.
 	sealerErr, idempotencyErr error
 	closers                   []func()
+	// redisGate holds Redis commands while Warm makes the first connection.
+	redisGate *redisGate
 }
 
 // Option adds an optional part to a function's Deps. The parts that need an AWS service client (KMS,
@@ -106,6 +111,12 @@ func (d *Deps) RequireSealer() *seal.Sealer {
 // work (an unparsable URL, a bad key, bad overrides, a key reference without WithKeyReferences), naming what
 // is wrong.
 func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*Deps, error) {
+	return newDeps(ctx, cfg, log, nil, opts)
+}
+
+// newDeps is NewDeps that, when warm is set, calls it with each of the Postgres and Redis clients as soon
+// as that client exists, before the rest is built: a cold start starts connecting first.
+func newDeps(ctx context.Context, cfg config.Config, log *slog.Logger, warm func(*Deps, dependency), opts []Option) (*Deps, error) {
 	var p parts
 	for _, o := range opts {
 		o(&p)
@@ -125,6 +136,9 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...O
 		d.closers = append(d.closers, read.Close)
 	}
 	d.DB = postgres.New(write, read)
+	if warm != nil {
+		warm(d, depPostgres)
+	}
 
 	ropts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
@@ -134,9 +148,22 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...O
 	// Short timeouts: a slow Redis must not hold a request; the limiter fails open (or closed for
 	// sensitive routes) instead.
 	ropts.DialTimeout, ropts.ReadTimeout, ropts.WriteTimeout = 500*time.Millisecond, 250*time.Millisecond, 250*time.Millisecond
+	// One dial attempt and one retry, as ratelimit.New advises (go-redis otherwise dials 5 times, 100ms
+	// apart, and retries a command 3 times: a Redis that is down held each request for seconds).
+	ropts.DialerRetries, ropts.MaxRetries = 1, 1
 	ropts.PoolSize, ropts.MinIdleConns = 4, 0
+	// A new connection sends HELLO and nothing else: no CLIENT SETINFO (the library's name, one round trip)
+	// and no CLIENT MAINT_NOTIFICATIONS (smooth handoffs during a Redis Enterprise cluster's maintenance;
+	// ElastiCache and this Redis reject it, another round trip, at every cold start).
+	ropts.DisableIdentity = true
+	ropts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	d.Redis = redis.NewClient(ropts)
+	d.redisGate = &redisGate{}
+	d.Redis.AddHook(d.redisGate)
 	d.closers = append(d.closers, func() { _ = d.Redis.Close() })
+	if warm != nil {
+		warm(d, depRedis)
+	}
 
 	overrides, err := ratelimit.ParseOverrides(cfg.RateLimitOverrides)
 	if err != nil {
@@ -194,25 +221,6 @@ func NewDeps(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...O
 		d.closers = append(d.closers, d.Maintenance.Close)
 	}
 	return d, nil
-}
-
-// Warm opens a connection to the database and one to Redis, in parallel, and returns when both are
-// made or failed, or ctx ends. A cold start runs it in the background before taking the first event, so
-// that request finds its connections made (or being made) instead of dialling Postgres and Redis one after
-// the other. A failure is logged and otherwise left to the request that needs the connection.
-func (d *Deps) Warm(ctx context.Context) {
-	done := make(chan struct{}, 2)
-	warm := func(what string, ping func(context.Context) error) {
-		defer func() { done <- struct{}{} }()
-		// Canceled: the function is shutting down (Close ends the pools) before the warm-up finished.
-		if err := ping(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, context.Canceled) {
-			d.Log.LogAttrs(ctx, slog.LevelWarn, "warm-up: "+what+" not reachable yet", slog.Any("error", err))
-		}
-	}
-	go warm("postgres", d.DB.Ping)
-	go warm("redis", func(ctx context.Context) error { return d.Redis.Ping(ctx).Err() })
-	<-done
-	<-done
 }
 
 // Close flushes the audit log (bounded wait) and closes every client. Safe to call once.

@@ -59,8 +59,8 @@ func StartSchedule(ctx context.Context, name string, getenv func(string) string,
 	return nil
 }
 
-// start reads the configuration, builds the clients with the function's optional parts and begins
-// connecting to Postgres and Redis in the background.
+// start reads the configuration and builds the clients with the function's optional parts, connecting to
+// Postgres and Redis in the background (Warm) from the moment each client exists.
 func start(ctx context.Context, name string, getenv func(string) string, opts []Option) (*Deps, error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
@@ -69,14 +69,18 @@ func start(ctx context.Context, name string, getenv func(string) string, opts []
 	if cfg.Function == "corral" {
 		cfg.Function = name
 	}
-	d, err := NewDeps(ctx, cfg, logging.New(os.Stdout, cfg.LogLevel, cfg.Function), opts...)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), warmTimeout)
+	var waits []func()
+	warm := func(d *Deps, dep dependency) { waits = append(waits, d.warm(wctx, dep)) }
+	d, err := newDeps(ctx, cfg, logging.New(os.Stdout, cfg.LogLevel, cfg.Function), warm, opts)
+	go func() {
+		defer cancel()
+		for _, w := range waits {
+			w()
+		}
+	}()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), warmTimeout)
-		defer cancel()
-		d.Warm(ctx)
-	}()
 	return d, nil
 }

@@ -1,0 +1,203 @@
+package platform_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rocker-app/corral/shared/platform"
+	"github.com/rocker-app/corral/shared/platform/platformtest"
+	"github.com/rocker-app/corral/shared/ratelimit"
+)
+
+// holdingProxy forwards TCP connections to target once hold is closed (until then they are accepted,
+// counted and left waiting, like a server slow to answer), and records what the first client sent.
+type holdingProxy struct {
+	addr     string
+	accepted atomic.Int32
+	hold     chan struct{}
+
+	mu    sync.Mutex
+	first bytes.Buffer
+}
+
+func newHoldingProxy(t *testing.T, target string) *holdingProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &holdingProxy{addr: l.Addr().String(), hold: make(chan struct{})}
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		_ = l.Close()
+		<-done
+	})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			n := p.accepted.Add(1)
+			go func() {
+				defer c.Close()
+				<-p.hold
+				s, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer s.Close()
+				var from io.Reader = c
+				if n == 1 {
+					from = io.TeeReader(c, lockedWriter{&p.mu, &p.first})
+				}
+				go func() { _, _ = io.Copy(s, from) }()
+				_, _ = io.Copy(c, s)
+			}()
+		}
+	}()
+	return p
+}
+
+// sent returns what the first connection's client has sent so far.
+func (p *holdingProxy) sent() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.first.String()
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// proxied returns raw with its host replaced by a new holding proxy's, and the proxy.
+func proxied(t *testing.T, raw string) (string, *holdingProxy) {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newHoldingProxy(t, u.Host)
+	u.Host = p.addr
+	return u.String(), p
+}
+
+// eventually polls cond for up to d.
+func eventually(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
+
+// The cold start's warm-up makes the first Postgres and Redis connections; a request arriving while they
+// are being made uses them (waiting) instead of dialling its own, and a Redis connection says HELLO and
+// nothing else before its first command.
+func TestWarmConnectionsServeTheFirstRequest(t *testing.T) {
+	t.Parallel()
+	env := platformtest.New(t)
+	ctx := context.Background()
+	cfg := env.Deps.Config
+	var pg, rd *holdingProxy
+	cfg.DatabaseURL, pg = proxied(t, cfg.DatabaseURL)
+	cfg.RedisURL, rd = proxied(t, cfg.RedisURL)
+	d, err := platform.NewDeps(ctx, cfg, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	limiter := ratelimit.New(d.Redis, ratelimit.Overrides{}, ratelimit.WithKeyPrefix(env.Prefix))
+	policy := ratelimit.Policy{Name: "t.warm", Rate: 10, Period: time.Minute, Burst: 5, Scope: ratelimit.ScopeUser}
+
+	wait := d.Warm(ctx)
+	if !eventually(time.Second, func() bool { return pg.accepted.Load() == 1 && rd.accepted.Load() == 1 }) {
+		t.Fatalf("the warm-up dialled %d Postgres and %d Redis connections, want 1 and 1", pg.accepted.Load(), rd.accepted.Load())
+	}
+	// The first request: a rate-limit decision and a query.
+	decided, queried := make(chan error, 1), make(chan error, 1)
+	go func() {
+		_, err := limiter.Allow(ctx, policy, "tenant", "user")
+		decided <- err
+	}()
+	go func() { queried <- d.DB.Ping(ctx) }()
+	// Without the gates the request dials at once; 50ms shows it, well within the Redis client's 250ms read
+	// timeout that the held warm-up connection is subject to.
+	if eventually(50*time.Millisecond, func() bool { return pg.accepted.Load() > 1 || rd.accepted.Load() > 1 }) {
+		t.Fatalf("the request dialled connections of its own: %d to Postgres, %d to Redis", pg.accepted.Load(), rd.accepted.Load())
+	}
+	close(pg.hold)
+	close(rd.hold)
+	wait()
+	if err := <-decided; err != nil {
+		t.Errorf("Allow: %v", err)
+	}
+	if err := <-queried; err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+	if st := limiter.Stats(); st.RedisErrors != 0 || st.Fallback != 0 {
+		t.Errorf("limiter stats %+v: the decision did not come from Redis", st)
+	}
+	if p, r := pg.accepted.Load(), rd.accepted.Load(); p != 1 || r != 1 {
+		t.Errorf("%d Postgres and %d Redis connections, want 1 and 1", p, r)
+	}
+	sent := strings.ToLower(rd.sent())
+	if !strings.Contains(sent, "hello") || !strings.Contains(sent, "ping") {
+		t.Errorf("the Redis connection sent %q, want HELLO and the warm-up's PING", sent)
+	}
+	for _, extra := range []string{"setinfo", "maint_notifications"} {
+		if strings.Contains(sent, extra) {
+			t.Errorf("the Redis connection sent %s, a round trip a cold start waits for: %q", extra, sent)
+		}
+	}
+}
+
+// With Postgres and Redis down, the warm-up logs that and ends; requests then fail on their own (the
+// limiter falls back, the query fails) instead of waiting.
+func TestWarmWithDependenciesDown(t *testing.T) {
+	t.Parallel()
+	env := platformtest.New(t)
+	ctx := context.Background()
+	cfg := env.Deps.Config
+	// Nothing listens on port 1.
+	cfg.DatabaseURL = "postgres://corral_app@127.0.0.1:1/corral?sslmode=disable&connect_timeout=2"
+	cfg.RedisURL = "redis://127.0.0.1:1/0"
+	var logs syncBuffer
+	d, err := platform.NewDeps(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	d.Warm(ctx)()
+	for _, want := range []string{"warm-up: postgres not reachable yet", "warm-up: redis not reachable yet"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log %q lacks %q", logs.String(), want)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := d.DB.Ping(short); err == nil || short.Err() != nil {
+		t.Errorf("Ping with Postgres down: %v (deadline reached: %v), want its own error at once", err, short.Err())
+	}
+	if err := d.Redis.Ping(short).Err(); err == nil || short.Err() != nil {
+		t.Errorf("Redis PING with Redis down: %v (deadline reached: %v), want its own error at once", err, short.Err())
+	}
+}
