@@ -1,8 +1,10 @@
 // Package runtimeapi is a minimal local Lambda Runtime API (version 2018-06-01), enough to run a
 // function's bootstrap binary outside AWS and time it: the runtime endpoints (GET invocation/next, POST
 // invocation/{id}/response, POST invocation/{id}/error, POST init/error) and the registration part of the
-// Extensions API (2020-01-01) that aws-lambda-go uses to enable SIGTERM. One Server serves one function
-// process, one invocation at a time, as Lambda does.
+// Extensions API (2020-01-01) through which a function enables SIGTERM (aws-lambda-go's
+// WithEnableSIGTERM, Corral's lambdax.RegisterForSIGTERM). As in Lambda, an extension registers during
+// initialisation only: once the function has asked for its first event, a registration is refused. One
+// Server serves one function process, one invocation at a time, as Lambda does.
 package runtimeapi
 
 import (
@@ -71,10 +73,12 @@ type Server struct {
 	busy      bool
 	firstNext time.Time
 	ready     chan struct{} // closed at the first GET invocation/next: initialisation is over
-	initErr   *FunctionError
-	initDone  chan struct{} // closed on POST init/error
-	closed    chan struct{}
-	closeOnce sync.Once
+	// extensions are the names of the extensions that registered (Lambda-Extension-Name), in order.
+	extensions []string
+	initErr    *FunctionError
+	initDone   chan struct{} // closed on POST init/error
+	closed     chan struct{}
+	closeOnce  sync.Once
 }
 
 // New returns a Server.
@@ -109,6 +113,13 @@ func (s *Server) ReadyAt() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.firstNext
+}
+
+// Extensions returns the names of the extensions that registered during initialisation, in order.
+func (s *Server) Extensions() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.extensions...)
 }
 
 // Close releases the requests that wait (the function's GET invocation/next and its extension's event
@@ -272,9 +283,23 @@ func (s *Server) initError(w http.ResponseWriter, r *http.Request) {
 	accepted(w)
 }
 
-// register accepts an extension's registration (aws-lambda-go registers one to get SIGTERM).
+// register accepts an extension's registration (a Go function registers one to get SIGTERM) during
+// initialisation, and refuses it with 403 afterwards, as Lambda does: the registration must be over before
+// the runtime asks for its first event. (The refusal's error type is this server's own.)
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(io.Discard, r.Body)
+	s.mu.Lock()
+	late := !s.firstNext.IsZero()
+	if !late {
+		s.extensions = append(s.extensions, r.Header.Get("Lambda-Extension-Name"))
+	}
+	s.mu.Unlock()
+	if late {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"errorType":"Extension.RegistrationClosed","errorMessage":"extensions register during initialisation, before the runtime's first invocation/next"}`))
+		return
+	}
 	w.Header().Set("Lambda-Extension-Identifier", newID())
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write([]byte(`{"functionName":"local","functionVersion":"$LATEST","handler":"bootstrap"}`))

@@ -152,7 +152,8 @@ func TestCloseReleasesNext(t *testing.T) {
 }
 
 // TestRealFunction runs a function built with aws-lambda-go, as the Makefile builds the real ones,
-// against the runtime API: responses, a reported error, and the extension registration of SIGTERM.
+// against the runtime API: responses, a reported error, and the extension registration of SIGTERM, made
+// during initialisation.
 func TestRealFunction(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -215,4 +216,46 @@ func TestRealFunction(t *testing.T) {
 	if s.ReadyAt().IsZero() {
 		t.Error("ReadyAt is zero after invocations")
 	}
+	if diff := cmp.Diff([]string{"GoLangEnableSIGTERM"}, s.Extensions()); diff != "" {
+		t.Errorf("extensions registered during initialisation (-want +got):\n%s", diff)
+	}
+}
+
+// An extension registers during initialisation only, as in Lambda.
+func TestRegistrationClosesAtFirstNext(t *testing.T) {
+	t.Parallel()
+	s, base := serve(t, Options{})
+	reg := func() *http.Response {
+		req, err := http.NewRequest(http.MethodPost, base+"/2020-01-01/extension/register", strings.NewReader(`{"events":null}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Lambda-Extension-Name", "early")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	if r := reg(); r.StatusCode != http.StatusOK || r.Header.Get("Lambda-Extension-Identifier") == "" {
+		t.Fatalf("registration during init: status %d, id %q", r.StatusCode, r.Header.Get("Lambda-Extension-Identifier"))
+	}
+	// The runtime's first next ends initialisation (it waits for an event; Close releases it).
+	next := make(chan struct{})
+	go func() {
+		defer close(next)
+		if resp, err := http.Get(base + "/2018-06-01/runtime/invocation/next"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-s.Ready()
+	if r := reg(); r.StatusCode != http.StatusForbidden {
+		t.Errorf("registration after the first next: status %d, want 403", r.StatusCode)
+	}
+	if diff := cmp.Diff([]string{"early"}, s.Extensions()); diff != "" {
+		t.Errorf("extensions (-want +got):\n%s", diff)
+	}
+	s.Close()
+	<-next
 }
