@@ -23,12 +23,11 @@ type HTTPFunction func(d *Deps) []Route
 // StartHTTP is the whole of an HTTP function's main: read the configuration (failing with a message that
 // names each bad variable), build the clients once, and serve API Gateway events until the runtime stops.
 func StartHTTP(ctx context.Context, name string, getenv func(string) string, fn HTTPFunction, opts ...Option) error {
-	d, err := start(ctx, name, getenv, opts)
+	d, serve, err := start(ctx, name, getenv, opts)
 	if err != nil {
 		return err
 	}
-	h := Handler(d, fn(d))
-	lambda.StartWithOptions(lambdax.HTTP(h), lambda.WithContext(ctx), lambda.WithEnableSIGTERM(d.Close))
+	serve(lambdax.HTTP(Handler(d, fn(d))))
 	return nil
 }
 
@@ -41,38 +40,42 @@ type ScheduleFunction func(d *Deps) func(ctx context.Context, ev events.EventBri
 // StartSQS is the whole of a queue consumer's main: configuration, clients, then SQS batches handled one
 // message at a time with partial batch failures.
 func StartSQS(ctx context.Context, name string, getenv func(string) string, fn SQSFunction, opts ...Option) error {
-	d, err := start(ctx, name, getenv, opts)
+	d, serve, err := start(ctx, name, getenv, opts)
 	if err != nil {
 		return err
 	}
-	lambda.StartWithOptions(lambdax.SQS(d.Log, fn(d)), lambda.WithContext(ctx), lambda.WithEnableSIGTERM(d.Close))
+	serve(lambdax.SQS(d.Log, fn(d)))
 	return nil
 }
 
 // StartSchedule is the whole of a scheduled function's main.
 func StartSchedule(ctx context.Context, name string, getenv func(string) string, fn ScheduleFunction, opts ...Option) error {
-	d, err := start(ctx, name, getenv, opts)
+	d, serve, err := start(ctx, name, getenv, opts)
 	if err != nil {
 		return err
 	}
-	lambda.StartWithOptions(lambdax.Schedule(fn(d)), lambda.WithContext(ctx), lambda.WithEnableSIGTERM(d.Close))
+	serve(lambdax.Schedule(fn(d)))
 	return nil
 }
 
-// start reads the configuration and builds the clients with the function's optional parts, connecting to
-// Postgres and Redis in the background (Warm) from the moment each client exists.
-func start(ctx context.Context, name string, getenv func(string) string, opts []Option) (*Deps, error) {
+// start reads the configuration and builds the clients with the function's optional parts. In the
+// background, from the moment each is possible, it registers for SIGTERM with the Extensions API and
+// connects to Postgres and Redis (Warm). serve waits for the registration, which Lambda accepts only before
+// the first event is asked for, then runs d.Close on SIGTERM and serves handler until the runtime stops.
+func start(ctx context.Context, name string, getenv func(string) string, opts []Option) (d *Deps, serve func(handler any), err error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cfg.Function == "corral" {
 		cfg.Function = name
 	}
+	log := logging.New(os.Stdout, cfg.LogLevel, cfg.Function)
+	registered := lambdax.RegisterForSIGTERM(ctx, getenv("AWS_LAMBDA_RUNTIME_API"), log)
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), warmTimeout)
 	var waits []func()
 	warm := func(d *Deps, dep dependency) { waits = append(waits, d.warm(wctx, dep)) }
-	d, err := newDeps(ctx, cfg, logging.New(os.Stdout, cfg.LogLevel, cfg.Function), warm, opts)
+	d, err = newDeps(ctx, cfg, log, warm, opts)
 	go func() {
 		defer cancel()
 		for _, w := range waits {
@@ -80,7 +83,11 @@ func start(ctx context.Context, name string, getenv func(string) string, opts []
 		}
 	}()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return d, nil
+	return d, func(handler any) {
+		registered()
+		lambdax.OnSIGTERM(d.Close)
+		lambda.StartWithOptions(handler, lambda.WithContext(ctx))
+	}, nil
 }

@@ -1,6 +1,7 @@
 package runtimeapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -152,8 +155,8 @@ func TestCloseReleasesNext(t *testing.T) {
 }
 
 // TestRealFunction runs a function built with aws-lambda-go, as the Makefile builds the real ones,
-// against the runtime API: responses, a reported error, and the extension registration of SIGTERM, made
-// during initialisation.
+// against the runtime API: responses, a reported error, and SIGTERM (its extension registered during
+// initialisation, its handler run on the signal).
 func TestRealFunction(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -178,7 +181,8 @@ func TestRealFunction(t *testing.T) {
 	})
 	cmd := exec.Command(bin)
 	cmd.Env = []string{"AWS_LAMBDA_RUNTIME_API=" + l.Addr().String(), "_HANDLER=bootstrap", "AWS_LAMBDA_FUNCTION_NAME=echo"}
-	cmd.Stdout, cmd.Stderr = t.Output(), t.Output()
+	var stdout syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, t.Output()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -219,6 +223,16 @@ func TestRealFunction(t *testing.T) {
 	if diff := cmp.Diff([]string{"GoLangEnableSIGTERM"}, s.Extensions()); diff != "" {
 		t.Errorf("extensions registered during initialisation (-want +got):\n%s", diff)
 	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stdout.String(), "sigterm") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !strings.Contains(stdout.String(), "sigterm") {
+		t.Errorf("the SIGTERM handler did not run; stdout %q", stdout.String())
+	}
 }
 
 // An extension registers during initialisation only, as in Lambda.
@@ -258,4 +272,22 @@ func TestRegistrationClosesAtFirstNext(t *testing.T) {
 	}
 	s.Close()
 	<-next
+}
+
+// syncBuffer is a bytes.Buffer safe for a process's output and the test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
