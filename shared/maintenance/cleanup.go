@@ -24,25 +24,29 @@ type Step struct {
 
 // The cleanup's statements. Each batch is its own statement, hence its own short transaction. ctid is
 // unique only within one table, so the partitioned audit_events is matched by its primary key instead.
+// The batches go oldest first (ORDER BY the age column), which also keeps them on the column's index
+// when the statistics are stale: with outdated estimates of how many rows are past the cutoff, the
+// planner chose a sequential scan of the whole table (idempotency_keys, 500,000 rows, none expired: 145 ms
+// per batch instead of 0.5 ms, seen with autovacuum off).
 const (
 	deleteIdempotencyKeys = `
 DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM idempotency_keys WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`
+    SELECT ctid FROM idempotency_keys WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED))`
 	deleteAuditEvents = `
 DELETE FROM audit_events WHERE (id, occurred_at) IN (
     SELECT id, occurred_at FROM audit_events WHERE occurred_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
 	deletePublishedOutbox = `
 DELETE FROM outbox WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM outbox WHERE published_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`
+    SELECT ctid FROM outbox WHERE published_at < $1 ORDER BY published_at LIMIT $2 FOR UPDATE SKIP LOCKED))`
 	deleteProcessedMessages = `
 DELETE FROM processed_messages WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM processed_messages WHERE processed_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`
+    SELECT ctid FROM processed_messages WHERE processed_at < $1 ORDER BY processed_at LIMIT $2 FOR UPDATE SKIP LOCKED))`
 	deleteExpiredSessions = `
 DELETE FROM sessions WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM sessions WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`
+    SELECT ctid FROM sessions WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED))`
 	deleteExpiredChallenges = `
 DELETE FROM auth_challenges WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM auth_challenges WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`
+    SELECT ctid FROM auth_challenges WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED))`
 )
 
 // CleanupSteps lists the hourly cleanup's steps with the retentions of o (defaults filled in):
