@@ -35,11 +35,9 @@ func sqsEndpoint(t testing.TB) string {
 	return endpoint
 }
 
-// newClient returns an SQS client for endpoint making at most attempts attempts per call: 1 for a
-// publisher behind a proxy the test stops (a test of an unreachable server fails fast), a few for the
-// tests' own reads of a reachable server (a keep-alive connection the server closes at the moment it is
-// reused fails a call that a retry completes; seen once in make test).
-func newClient(endpoint string, attempts int) *sqs.Client {
+// newClient returns an SQS client for endpoint. It does not retry: a test of an unreachable server fails
+// fast, and a test of a reachable one needs no retries.
+func newClient(endpoint string) *sqs.Client {
 	region := os.Getenv("AWS_REGION")
 	if region == "" {
 		region = "us-east-1"
@@ -48,7 +46,7 @@ func newClient(endpoint string, attempts int) *sqs.Client {
 		Region:           region,
 		BaseEndpoint:     aws.String(endpoint),
 		Credentials:      credentials.NewStaticCredentialsProvider("local", "local", ""),
-		RetryMaxAttempts: attempts,
+		RetryMaxAttempts: 1,
 	})
 }
 
@@ -170,7 +168,7 @@ func proxiedPublisher(t testing.TB, queues map[string]string) (*proxy, *sqsx.Pub
 		t.Fatal(err)
 	}
 	px := newProxy(t, u.Host)
-	return px, sqsx.NewPublisher(newClient(px.endpoint(), 1), queues)
+	return px, sqsx.NewPublisher(newClient(px.endpoint()), queues)
 }
 
 func newProxy(t testing.TB, target string) *proxy {

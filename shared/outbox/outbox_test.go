@@ -33,7 +33,7 @@ type fixture struct {
 
 func setup(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{db: pgtest.New(t), sqs: newClient(sqsEndpoint(t), 3)}
+	f := &fixture{db: pgtest.New(t), sqs: newClient(sqsEndpoint(t))}
 	f.queues = map[string]string{"jobs": newQueue(t, f.sqs), "events": newQueue(t, f.sqs)}
 	f.pub = sqsx.NewPublisher(f.sqs, f.queues)
 	f.tenantA, f.tenantB = f.tenant(t, "a"), f.tenant(t, "b")
