@@ -1,103 +1,17 @@
 package platform_test
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"log/slog"
-	"net"
-	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rocker-app/corral/shared/holdproxy"
 	"github.com/rocker-app/corral/shared/platform"
 	"github.com/rocker-app/corral/shared/platform/platformtest"
 	"github.com/rocker-app/corral/shared/ratelimit"
 )
-
-// holdingProxy forwards TCP connections to target once hold is closed (until then they are accepted,
-// counted and left waiting, like a server slow to answer), and records what the first client sent.
-type holdingProxy struct {
-	addr     string
-	accepted atomic.Int32
-	hold     chan struct{}
-
-	mu    sync.Mutex
-	first bytes.Buffer
-}
-
-func newHoldingProxy(t *testing.T, target string) *holdingProxy {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &holdingProxy{addr: l.Addr().String(), hold: make(chan struct{})}
-	done := make(chan struct{})
-	t.Cleanup(func() {
-		_ = l.Close()
-		<-done
-	})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			n := p.accepted.Add(1)
-			go func() {
-				defer c.Close()
-				<-p.hold
-				s, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer s.Close()
-				var from io.Reader = c
-				if n == 1 {
-					from = io.TeeReader(c, lockedWriter{&p.mu, &p.first})
-				}
-				go func() { _, _ = io.Copy(s, from) }()
-				_, _ = io.Copy(c, s)
-			}()
-		}
-	}()
-	return p
-}
-
-// sent returns what the first connection's client has sent so far.
-func (p *holdingProxy) sent() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.first.String()
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
-}
-
-// proxied returns raw with its host replaced by a new holding proxy's, and the proxy.
-func proxied(t *testing.T, raw string) (string, *holdingProxy) {
-	t.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newHoldingProxy(t, u.Host)
-	u.Host = p.addr
-	return u.String(), p
-}
 
 // eventually polls cond for up to d.
 func eventually(d time.Duration, cond func() bool) bool {
@@ -117,9 +31,9 @@ func TestWarmConnectionsServeTheFirstRequest(t *testing.T) {
 	env := platformtest.New(t)
 	ctx := context.Background()
 	cfg := env.Deps.Config
-	var pg, rd *holdingProxy
-	cfg.DatabaseURL, pg = proxied(t, cfg.DatabaseURL)
-	cfg.RedisURL, rd = proxied(t, cfg.RedisURL)
+	var pg, rd *holdproxy.Proxy
+	cfg.DatabaseURL, pg = holdproxy.Via(t, cfg.DatabaseURL)
+	cfg.RedisURL, rd = holdproxy.Via(t, cfg.RedisURL)
 	d, err := platform.NewDeps(ctx, cfg, slog.New(slog.NewTextHandler(t.Output(), nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -129,8 +43,8 @@ func TestWarmConnectionsServeTheFirstRequest(t *testing.T) {
 	policy := ratelimit.Policy{Name: "t.warm", Rate: 10, Period: time.Minute, Burst: 5, Scope: ratelimit.ScopeUser}
 
 	wait := d.Warm(ctx)
-	if !eventually(time.Second, func() bool { return pg.accepted.Load() == 1 && rd.accepted.Load() == 1 }) {
-		t.Fatalf("the warm-up dialled %d Postgres and %d Redis connections, want 1 and 1", pg.accepted.Load(), rd.accepted.Load())
+	if !eventually(time.Second, func() bool { return pg.Accepted() == 1 && rd.Accepted() == 1 }) {
+		t.Fatalf("the warm-up dialled %d Postgres and %d Redis connections, want 1 and 1", pg.Accepted(), rd.Accepted())
 	}
 	// The first request: a rate-limit decision and a query.
 	decided, queried := make(chan error, 1), make(chan error, 1)
@@ -141,11 +55,11 @@ func TestWarmConnectionsServeTheFirstRequest(t *testing.T) {
 	go func() { queried <- d.DB.Ping(ctx) }()
 	// Without the gates the request dials at once; 50ms shows it, well within the Redis client's 250ms read
 	// timeout that the held warm-up connection is subject to.
-	if eventually(50*time.Millisecond, func() bool { return pg.accepted.Load() > 1 || rd.accepted.Load() > 1 }) {
-		t.Fatalf("the request dialled connections of its own: %d to Postgres, %d to Redis", pg.accepted.Load(), rd.accepted.Load())
+	if eventually(50*time.Millisecond, func() bool { return pg.Accepted() > 1 || rd.Accepted() > 1 }) {
+		t.Fatalf("the request dialled connections of its own: %d to Postgres, %d to Redis", pg.Accepted(), rd.Accepted())
 	}
-	close(pg.hold)
-	close(rd.hold)
+	pg.Release()
+	rd.Release()
 	wait()
 	if err := <-decided; err != nil {
 		t.Errorf("Allow: %v", err)
@@ -156,10 +70,10 @@ func TestWarmConnectionsServeTheFirstRequest(t *testing.T) {
 	if st := limiter.Stats(); st.RedisErrors != 0 || st.Fallback != 0 {
 		t.Errorf("limiter stats %+v: the decision did not come from Redis", st)
 	}
-	if p, r := pg.accepted.Load(), rd.accepted.Load(); p != 1 || r != 1 {
+	if p, r := pg.Accepted(), rd.Accepted(); p != 1 || r != 1 {
 		t.Errorf("%d Postgres and %d Redis connections, want 1 and 1", p, r)
 	}
-	sent := strings.ToLower(rd.sent())
+	sent := strings.ToLower(rd.FirstSent())
 	if !strings.Contains(sent, "hello") || !strings.Contains(sent, "ping") {
 		t.Errorf("the Redis connection sent %q, want HELLO and the warm-up's PING", sent)
 	}

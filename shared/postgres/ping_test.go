@@ -3,73 +3,14 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
-	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rocker-app/corral/shared/holdproxy"
 	"github.com/rocker-app/corral/shared/postgres"
 	"github.com/rocker-app/corral/shared/postgres/pgtest"
 )
-
-// holdingProxy forwards TCP connections to target, but only once hold is closed: until then a connection
-// is accepted (counted) and left waiting, like a database that is slow to answer.
-type holdingProxy struct {
-	addr     string
-	accepted atomic.Int32
-	hold     chan struct{}
-}
-
-func newHoldingProxy(t *testing.T, target string) *holdingProxy {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &holdingProxy{addr: l.Addr().String(), hold: make(chan struct{})}
-	done := make(chan struct{})
-	t.Cleanup(func() {
-		_ = l.Close()
-		<-done
-	})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			p.accepted.Add(1)
-			go func() {
-				defer c.Close()
-				<-p.hold
-				s, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer s.Close()
-				go func() { _, _ = io.Copy(s, c) }()
-				_, _ = io.Copy(c, s)
-			}()
-		}
-	}()
-	return p
-}
-
-// viaProxy returns the URL raw with its host replaced by a new holding proxy's, and that proxy.
-func viaProxy(t *testing.T, raw string) (string, *holdingProxy) {
-	t.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newHoldingProxy(t, u.Host)
-	u.Host = p.addr
-	return u.String(), p
-}
 
 // eventually polls cond for up to a second.
 func eventually(cond func() bool) bool {
@@ -86,7 +27,7 @@ func eventually(cond func() bool) bool {
 func TestWarmIsTheConnectionOthersWaitFor(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	raw, proxy := viaProxy(t, pgtest.New(t).AppURL)
+	raw, proxy := holdproxy.Via(t, pgtest.New(t).AppURL)
 	pool, err := postgres.Open(ctx, raw, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -95,28 +36,28 @@ func TestWarmIsTheConnectionOthersWaitFor(t *testing.T) {
 	db := postgres.New(pool, nil)
 
 	wait := db.Warm(ctx)
-	if !eventually(func() bool { return proxy.accepted.Load() == 1 }) {
-		t.Fatalf("the warm-up dialled %d connections, want 1", proxy.accepted.Load())
+	if !eventually(func() bool { return proxy.Accepted() == 1 }) {
+		t.Fatalf("the warm-up dialled %d connections, want 1", proxy.Accepted())
 	}
 	pinged := make(chan error, 1)
 	go func() { pinged <- db.Ping(ctx) }()
 	// Without the gate the ping dials its own connection at once; give it the time to show.
-	if eventually(func() bool { return proxy.accepted.Load() > 1 }) {
-		t.Fatalf("a request during the warm-up dialled a connection of its own (%d in all)", proxy.accepted.Load())
+	if eventually(func() bool { return proxy.Accepted() > 1 }) {
+		t.Fatalf("a request during the warm-up dialled a connection of its own (%d in all)", proxy.Accepted())
 	}
 	select {
 	case err := <-pinged:
 		t.Fatalf("Ping returned (%v) before the warm-up's connection was made", err)
 	default:
 	}
-	close(proxy.hold)
+	proxy.Release()
 	if err := wait(); err != nil {
 		t.Fatalf("warm-up: %v", err)
 	}
 	if err := <-pinged; err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
-	if n, total := proxy.accepted.Load(), pool.Stat().TotalConns(); n != 1 || total != 1 {
+	if n, total := proxy.Accepted(), pool.Stat().TotalConns(); n != 1 || total != 1 {
 		t.Errorf("%d connections dialled, %d in the pool; want 1 and 1", n, total)
 	}
 	// The gate is open again: a second concurrent use may add a connection, as without a warm-up.
@@ -129,7 +70,7 @@ func TestWarmIsTheConnectionOthersWaitFor(t *testing.T) {
 func TestWarmWaitingKeepsTheCallersDeadline(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	raw, proxy := viaProxy(t, pgtest.New(t).AppURL)
+	raw, proxy := holdproxy.Via(t, pgtest.New(t).AppURL)
 	pool, err := postgres.Open(ctx, raw, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +84,7 @@ func TestWarmWaitingKeepsTheCallersDeadline(t *testing.T) {
 	if err := db.Ping(short); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Ping with a 50ms deadline during a held warm-up: %v, want context.DeadlineExceeded", err)
 	}
-	close(proxy.hold)
+	proxy.Release()
 	if err := wait(); err != nil {
 		t.Fatalf("warm-up: %v", err)
 	}
