@@ -250,10 +250,22 @@ func newPrincipal(batch []*combined, i int) bool {
 type riding struct {
 	pgx.BatchResults
 	conn    *pgxpool.Conn
+	pool    *pgxpool.Pool
 	ctx     context.Context
+	cancel  context.CancelFunc // ends the batch's context (see carrierContext)
 	carried []*combined
 	failed  bool // the carried statements themselves failed (already recorded): send each alone
 	closed  bool
+}
+
+// carrierContext is the context of a batch that carries other callers' statements: ctx without its
+// cancellation, ending at ctx's deadline or combinedTimeout from now, whichever is later.
+func carrierContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	end := time.Now().Add(combinedTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.After(end) {
+		end = dl
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), end)
 }
 
 // Close implements pgx.BatchResults.
@@ -263,18 +275,34 @@ func (r *riding) Close() error {
 	}
 	r.closed = true
 	err := r.BatchResults.Close()
+	r.cancel()
+	r.conn.Release()
 	if len(r.carried) > 0 {
 		if err != nil || r.failed {
 			// The implicit transaction rolled back (or may have): nothing of the carried statements is known
-			// to be committed. Each is an idempotent bookkeeping write, so sending it again is safe.
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), combinedTimeout)
-			for _, it := range r.carried {
-				it.err = sendCombined(ctx, r.conn, []*combined{it})
-			}
-			cancel()
+			// to be committed. Each is an idempotent bookkeeping write, so sending it again is safe; on a
+			// connection of its own, since the failure may have broken this one.
+			r.resend()
 		}
 		finishCombined(r.carried)
 	}
-	r.conn.Release()
 	return err
+}
+
+// resend sends each carried statement alone, recording its outcome.
+func (r *riding) resend() {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), combinedTimeout)
+	defer cancel()
+	conn, err := r.pool.Acquire(ctx)
+	if err != nil {
+		err = fmt.Errorf("postgres: combined statement: %w", err)
+		for _, it := range r.carried {
+			it.rows, it.err = 0, err
+		}
+		return
+	}
+	defer conn.Release()
+	for _, it := range r.carried {
+		it.err = sendCombined(ctx, conn, []*combined{it})
+	}
 }

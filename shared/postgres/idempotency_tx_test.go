@@ -392,3 +392,23 @@ func TestExecCombinedRidesTheNextWrite(t *testing.T) {
 		}
 	})
 }
+
+// A write that carries other callers' statements is not cut short by its own caller's cancellation (a
+// client that went away): the statements it carries belong to requests that are still waiting for them.
+func TestExecCombinedCarrierCancelled(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	w := arrange(t, db.Owner)
+	ctx := context.Background()
+	wait := db.App.EnqueueCombined(ctx, w.principalA, `UPDATE horses SET name = $2 WHERE id = $1`, w.horseA, "carried through a cancel")
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	// The carrier outlives its context: it runs to its end or fails, either way not for the carried one.
+	_ = db.App.QueryRow(short, w.principalA, postgres.ReadWrite, `SELECT pg_sleep(0.5)::text`, nil, new(string))
+	if n, err := wait(); err != nil || n != 1 {
+		t.Fatalf("carried statement: %d rows, %v; want 1, nil", n, err)
+	}
+	if got := horseName(t, db.Owner, w.horseA); got != "carried through a cancel" {
+		t.Errorf("horse A is named %q", got)
+	}
+}

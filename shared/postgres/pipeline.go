@@ -146,7 +146,14 @@ func (db *DB) send(ctx context.Context, p auth.Principal, mode Mode, sql string,
 	if conn == nil {
 		br = db.read.SendBatch(ctx, b)
 	} else {
-		r := &riding{BatchResults: conn.SendBatch(ctx, b), conn: conn, ctx: ctx, carried: carried}
+		r := &riding{conn: conn, pool: db.write, ctx: ctx, carried: carried, cancel: func() {}}
+		bctx := ctx
+		if len(carried) > 0 {
+			// The carried statements belong to other requests, still waiting for them: the batch does not
+			// end with this caller's cancellation or deadline (a client that went away), only with its own.
+			bctx, r.cancel = carrierContext(ctx)
+		}
+		r.BatchResults = conn.SendBatch(bctx, b)
 		if err := readCombined(r.BatchResults, carried); err != nil {
 			// A carried statement failed: the statement's own did not run. Close sends the carried ones
 			// again, each alone; then the statement goes again on its own.
