@@ -1,7 +1,6 @@
 package audit_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -17,40 +16,23 @@ import (
 	"github.com/rocker-app/corral/shared/audit"
 	"github.com/rocker-app/corral/shared/postgres"
 	"github.com/rocker-app/corral/shared/postgres/pgtest"
+	"github.com/rocker-app/corral/shared/syncbuf"
 )
 
 // testTimeout bounds every wait in these tests; reaching it means a hang, not slowness.
 const testTimeout = 30 * time.Second
 
-// lockedBuffer is a log destination the writer's goroutine and the test may touch at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // fixture is one test's database and a Writer on the real Postgres sink.
 type fixture struct {
 	db   *pgtest.DB
 	w    *audit.Writer
-	logs *lockedBuffer
+	logs *syncbuf.Buffer
 }
 
 func newFixture(tb testing.TB, queueSize int) *fixture {
 	tb.Helper()
 	db := pgtest.New(tb)
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	w := audit.NewWriter(postgres.NewAuditSink(db.App), slog.New(slog.NewJSONHandler(logs, nil)), queueSize)
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)

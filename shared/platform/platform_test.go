@@ -21,6 +21,7 @@ import (
 	"github.com/rocker-app/corral/shared/platform"
 	"github.com/rocker-app/corral/shared/platform/platformtest"
 	"github.com/rocker-app/corral/shared/ratelimit"
+	"github.com/rocker-app/corral/shared/syncbuf"
 )
 
 // testRoutes is a small function: an echo read, a counting write, a failing write, a panicking route, a
@@ -340,7 +341,7 @@ func TestCORS(t *testing.T) {
 func TestAccessLogIsEMF(t *testing.T) {
 	t.Parallel()
 	env := platformtest.New(t)
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	env.Deps.Log = logging.New(&buf, slog.LevelInfo, "test")
 	tr := &testRoutes{}
 	h := platform.Handler(env.Deps, tr.routes())
@@ -378,24 +379,6 @@ func TestAccessLogIsEMF(t *testing.T) {
 	if line["request_id"] == "" || line["request_id"] == nil {
 		t.Error("no request_id")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Requests that fail authentication are limited per client IP, so tokens cannot be probed without end.

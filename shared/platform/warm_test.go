@@ -11,6 +11,7 @@ import (
 	"github.com/rocker-app/corral/shared/platform"
 	"github.com/rocker-app/corral/shared/platform/platformtest"
 	"github.com/rocker-app/corral/shared/ratelimit"
+	"github.com/rocker-app/corral/shared/syncbuf"
 )
 
 // eventually polls cond for up to d.
@@ -94,7 +95,7 @@ func TestWarmWithDependenciesDown(t *testing.T) {
 	// Nothing listens on port 1.
 	cfg.DatabaseURL = "postgres://corral_app@127.0.0.1:1/corral?sslmode=disable&connect_timeout=2"
 	cfg.RedisURL = "redis://127.0.0.1:1/0"
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	d, err := platform.NewDeps(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package runtimeapi
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -13,12 +12,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/rocker-app/corral/shared/syncbuf"
 )
 
 func serve(t testing.TB, o Options) (*Server, string) {
@@ -181,7 +181,7 @@ func TestRealFunction(t *testing.T) {
 	})
 	cmd := exec.Command(bin)
 	cmd.Env = []string{"AWS_LAMBDA_RUNTIME_API=" + l.Addr().String(), "_HANDLER=bootstrap", "AWS_LAMBDA_FUNCTION_NAME=echo"}
-	var stdout syncBuffer
+	var stdout syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, t.Output()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -272,22 +272,4 @@ func TestRegistrationClosesAtFirstNext(t *testing.T) {
 	}
 	s.Close()
 	<-next
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's output and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
