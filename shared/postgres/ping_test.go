@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/rocker-app/corral/shared/holdproxy"
 	"github.com/rocker-app/corral/shared/postgres"
 	"github.com/rocker-app/corral/shared/postgres/pgtest"
@@ -22,18 +24,24 @@ func eventually(cond func() bool) bool {
 	return cond()
 }
 
+// proxiedDB returns a DB on a pool of 2 that reaches a fresh test database through a holding proxy.
+func proxiedDB(t *testing.T) (*postgres.DB, *pgxpool.Pool, *holdproxy.Proxy) {
+	t.Helper()
+	raw, proxy := holdproxy.Via(t, pgtest.New(t).AppURL)
+	pool, err := postgres.Open(context.Background(), raw, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return postgres.New(pool, nil), pool, proxy
+}
+
 // A request that needs the database while the warm-up's connection is still being made waits for that
 // connection instead of dialling a second one (which a cold start would wait for in full, later).
 func TestWarmIsTheConnectionOthersWaitFor(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	raw, proxy := holdproxy.Via(t, pgtest.New(t).AppURL)
-	pool, err := postgres.Open(ctx, raw, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	db := postgres.New(pool, nil)
+	db, pool, proxy := proxiedDB(t)
 
 	wait := db.Warm(ctx)
 	if !eventually(func() bool { return proxy.Accepted() == 1 }) {
@@ -70,13 +78,7 @@ func TestWarmIsTheConnectionOthersWaitFor(t *testing.T) {
 func TestWarmWaitingKeepsTheCallersDeadline(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	raw, proxy := holdproxy.Via(t, pgtest.New(t).AppURL)
-	pool, err := postgres.Open(ctx, raw, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	db := postgres.New(pool, nil)
+	db, _, proxy := proxiedDB(t)
 	wait := db.Warm(ctx)
 
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
