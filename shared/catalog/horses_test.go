@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -99,27 +100,86 @@ func TestHorsesEndToEnd(t *testing.T) {
 		f.do(t, f.ownerA, "POST", "/horses", `{"name":"X","colour":"bay"}`).Problem(t, http.StatusBadRequest)
 	})
 
-	t.Run("create replays under an Idempotency-Key", func(t *testing.T) {
+	t.Run("create and update replay under an Idempotency-Key", func(t *testing.T) {
 		t.Parallel()
-		var ids []string
-		for range 2 {
-			req := httptest.NewRequest("POST", "/horses", strings.NewReader(`{"name":"Once"}`))
+		// The first answer is recorded by the write itself (idempotency.Expect); a replay must repeat it.
+		send := func(method, path, body string) *platformtest.Response {
+			req := httptest.NewRequest(method, path, strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Idempotency-Key", "horse-once")
-			res := platformtest.Do(t, f.h, req, f.ownerA.token)
-			if res.Status != http.StatusCreated {
-				t.Fatalf("status %d: %s", res.Status, res.Body)
-			}
-			var h horseBody
-			res.JSON(t, &h)
-			ids = append(ids, h.ID)
+			req.Header.Set("Idempotency-Key", "horse-once-"+method)
+			return platformtest.Do(t, f.h, req, f.ownerA.token)
 		}
-		if ids[0] != ids[1] {
-			t.Errorf("replay answered horse %s, first answer %s", ids[1], ids[0])
+		sameAnswer := func(first, again *platformtest.Response, status int) {
+			t.Helper()
+			if first.Status != status || again.Status != status {
+				t.Fatalf("statuses %d, %d, want %d: %s", first.Status, again.Status, status, again.Body)
+			}
+			if first.Header.Get("Idempotent-Replayed") != "" || again.Header.Get("Idempotent-Replayed") != "true" {
+				t.Errorf("Idempotent-Replayed %q then %q, want none then true", first.Header.Get("Idempotent-Replayed"), again.Header.Get("Idempotent-Replayed"))
+			}
+			for _, h := range []string{"Location", "Content-Type"} {
+				if first.Header.Get(h) != again.Header.Get(h) {
+					t.Errorf("%s %q, replayed %q", h, first.Header.Get(h), again.Header.Get(h))
+				}
+			}
+			if string(first.Body) != string(again.Body) {
+				t.Errorf("replayed body differs:\n%s\n%s", first.Body, again.Body)
+			}
+		}
+		const create = `{"name":"Once & <again>","description":"quote \" \u2028"}`
+		first := send("POST", "/horses", create)
+		sameAnswer(first, send("POST", "/horses", create), http.StatusCreated)
+		var h horseBody
+		first.JSON(t, &h)
+		if loc := first.Header.Get("Location"); loc != "/horses/"+h.ID {
+			t.Errorf("Location %q, want /horses/%s", loc, h.ID)
 		}
 		var n int
-		if err := f.env.DB.Owner.QueryRow(t.Context(), `SELECT count(*) FROM horses WHERE name = 'Once'`).Scan(&n); err != nil || n != 1 {
-			t.Errorf("horses named Once: %d (%v), want 1", n, err)
+		if err := f.env.DB.Owner.QueryRow(t.Context(), `SELECT count(*) FROM horses WHERE name = 'Once & <again>'`).Scan(&n); err != nil || n != 1 {
+			t.Errorf("horses created: %d (%v), want 1", n, err)
+		}
+		const patch = `{"color":"grey"}`
+		updated := send("PATCH", "/horses/"+h.ID, patch)
+		sameAnswer(updated, send("PATCH", "/horses/"+h.ID, patch), http.StatusOK)
+		if got := f.do(t, f.ownerA, "GET", "/horses/"+h.ID, ""); string(got.Body) != string(updated.Body) {
+			t.Errorf("GET after PATCH differs from the PATCH answer:\n%s\n%s", got.Body, updated.Body)
+		}
+	})
+
+	t.Run("concurrent duplicates create one horse", func(t *testing.T) {
+		t.Parallel()
+		const body = `{"name":"Raced"}`
+		answers := make([]*platformtest.Response, 5)
+		var wg sync.WaitGroup
+		for i := range answers {
+			wg.Go(func() {
+				req := httptest.NewRequest("POST", "/horses", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Idempotency-Key", "horse-raced")
+				answers[i] = platformtest.Do(t, f.h, req, f.memberA.token)
+			})
+		}
+		wg.Wait()
+		var created []byte
+		for _, a := range answers {
+			switch a.Status {
+			case http.StatusCreated:
+				if created != nil && string(created) != string(a.Body) {
+					t.Errorf("two different answers:\n%s\n%s", created, a.Body)
+				}
+				created = a.Body
+			case http.StatusConflict: // still in flight when it arrived
+			case http.StatusTooManyRequests: // the write limit's burst is shared with the other subtests
+			default:
+				t.Errorf("status %d: %s", a.Status, a.Body)
+			}
+		}
+		if created == nil {
+			t.Fatal("no request got 201")
+		}
+		var n int
+		if err := f.env.DB.Owner.QueryRow(t.Context(), `SELECT count(*) FROM horses WHERE name = 'Raced'`).Scan(&n); err != nil || n != 1 {
+			t.Errorf("horses created: %d (%v), want 1", n, err)
 		}
 	})
 

@@ -120,6 +120,10 @@ var (
 // exist in the tenant. Get, Update and Delete return ErrNotFound for an id no visible horse has; Update and
 // Delete return ErrForbidden when the horse exists but p neither created it nor may manage the tenant.
 // Other errors are unexpected failures.
+//
+// Create and Update may store the request's idempotency record in their own write, when the handler
+// declared its response with idempotency.Expect: then the record's body is the horse they return, as
+// httpapi.WriteJSON encodes it, and the handler must answer exactly that.
 type Store interface {
 	Create(ctx context.Context, p auth.Principal, in CreateRequest) (Horse, error)
 	Get(ctx context.Context, p auth.Principal, id string) (Horse, error)

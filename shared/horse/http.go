@@ -5,7 +5,10 @@ import (
 	"net/http"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/rocker-app/corral/shared/httpapi"
+	"github.com/rocker-app/corral/shared/idempotency"
 )
 
 // MaxBodyBytes bounds a create or update body.
@@ -109,11 +112,15 @@ func Create(s Store) http.Handler {
 		if in.OwnerUserID == nil && in.OwnerBusinessID == nil {
 			in.OwnerUserID = &p.UserID
 		}
+		in.ID = uuid.NewString()
+		location := "/horses/" + in.ID
+		// The store records this response with the horse, when the request has an Idempotency-Key.
+		idempotency.Expect(r.Context(), http.StatusCreated, http.Header{"Content-Type": {"application/json"}, "Location": {location}})
 		h, err := s.Create(r.Context(), p, in)
 		if err != nil {
 			return storeError(err)
 		}
-		w.Header().Set("Location", "/horses/"+h.ID)
+		w.Header().Set("Location", location)
 		httpapi.WriteJSON(w, r, http.StatusCreated, h)
 		return nil
 	})
@@ -134,6 +141,7 @@ func Update(s Store) http.Handler {
 		if err != nil {
 			return err
 		}
+		idempotency.Expect(r.Context(), http.StatusOK, http.Header{"Content-Type": {"application/json"}})
 		h, err := s.Update(r.Context(), p, id, patch)
 		if err != nil {
 			return storeError(err)

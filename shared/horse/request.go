@@ -36,6 +36,10 @@ type CreateRequest struct {
 	Description     *string `json:"description"`
 	OwnerUserID     *string `json:"owner_user_id"`
 	OwnerBusinessID *string `json:"owner_business_id"`
+
+	// ID is the new horse's id, chosen by the handler (so that its Location is known before the write);
+	// never read from the body. Empty: the store chooses.
+	ID string `json:"-"`
 }
 
 // Validate implements httpapi.Validator. It checks shape only; whether the owners exist is the store's

@@ -98,7 +98,17 @@ const (
 	// PendingConflict: the key already had a record (a finished or running request, or an expired record):
 	// the transaction that tried to take the lease failed and was rolled back.
 	PendingConflict
+	// PendingRecorded: the handler's write committed the finished record itself, with the response the
+	// handler declared (Expect): nothing is left to store (see Pending.TakeRecording).
+	PendingRecorded
 )
+
+// Expected is the response a handler declares before its write (Expect): its status and the headers a
+// replay repeats. The body is the one the recording statement renders (see Pending.TakeRecording).
+type Expected struct {
+	Status int
+	Header http.Header
+}
 
 // Pending is a lease to be taken by the handler's first write transaction (see TxStore). It is safe for
 // concurrent use; a transaction claims it with Take and reports its outcome with Settle or Conflict.
@@ -109,8 +119,10 @@ type Pending struct {
 	Lease, TTL  time.Duration
 	owner       any
 
-	mu    sync.Mutex
-	state PendingState
+	mu        sync.Mutex
+	state     PendingState
+	expected  *Expected
+	recording bool // the transaction holding it writes the finished record (TakeRecording)
 }
 
 // NewPending returns an idle pending lease that only the database owner may take (a store passes its own
@@ -134,6 +146,24 @@ func (p *Pending) Take(owner any) bool {
 	return true
 }
 
+// TakeRecording claims the lease, as Take does, for a write that stores the finished record in its own
+// statement instead of a lease: the handler declared its response (Expect), and the statement renders the
+// body the handler will send from the rows it writes. It returns the declared response, or nil (and takes
+// nothing) when there is none or Take would refuse. Settle(true) then means the record committed with
+// the write (PendingRecorded); a statement that wrote no row has written no record either: Settle(false).
+func (p *Pending) TakeRecording(owner any) *Expected {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.owner != owner || p.state != PendingIdle || p.expected == nil {
+		return nil
+	}
+	p.state, p.recording = PendingInTx, true
+	return p.expected
+}
+
 // Settle ends the transaction that took the lease: committed or rolled back (idle again, so that a later
 // write transaction of the same request may take it). It does nothing on a nil Pending, or one that no
 // transaction holds.
@@ -146,11 +176,15 @@ func (p *Pending) Settle(committed bool) {
 	if p.state != PendingInTx {
 		return
 	}
-	if committed {
+	switch {
+	case committed && p.recording:
+		p.state = PendingRecorded
+	case committed:
 		p.state = PendingCommitted
-	} else {
+	default:
 		p.state = PendingIdle
 	}
+	p.recording = false
 }
 
 // Conflict records that the transaction that took the lease found the key already recorded and failed.
@@ -161,8 +195,18 @@ func (p *Pending) Conflict() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.state == PendingInTx {
-		p.state = PendingConflict
+		p.state, p.recording = PendingConflict, false
 	}
+}
+
+// Expected returns the response the handler declared (Expect), or nil.
+func (p *Pending) Expected() *Expected {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.expected
 }
 
 // State reports where the lease stands (PendingIdle for nil).
@@ -180,6 +224,22 @@ type pendingKey struct{}
 // WithPending returns ctx carrying p.
 func WithPending(ctx context.Context, p *Pending) context.Context {
 	return context.WithValue(ctx, pendingKey{}, p)
+}
+
+// Expect declares, for the pending lease of ctx (if any), the response the handler will send when its
+// write succeeds: status and the headers to replay. A write that can render the body (TakeRecording) then
+// stores the finished record in its own statement, and the record is written once, with the effect,
+// instead of a lease first and the response after it. Call it before the write; the handler must then
+// answer a successful write with exactly that status and headers, and the body the store renders (the
+// store documents which). Without a pending lease (no Idempotency-Key, another store) it does nothing.
+func Expect(ctx context.Context, status int, header http.Header) {
+	p := PendingFrom(ctx)
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.expected = &Expected{Status: status, Header: header}
 }
 
 // PendingFrom returns the pending lease of ctx, or nil.

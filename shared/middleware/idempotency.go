@@ -179,6 +179,9 @@ func (c *idemCall) finish(r *http.Request, h http.Header, status int, body []byt
 //
 //   - the lease committed with a write: the response is sent and stored (Complete), or the lease released
 //     after a 5xx, exactly as in run;
+//   - the write stored the finished record itself (PendingRecorded: the handler declared its response with
+//     idempotency.Expect and the store rendered the body in the same statement): the response is sent,
+//     and there is nothing left to store;
 //   - the key already had a record (PendingConflict): the write that tried to take the lease failed and
 //     rolled back, so the handler had no effect; its response is dropped and the request starts over with
 //     run, which replays, refuses (409, 422) or takes over the record and runs the handler again;
@@ -208,6 +211,13 @@ func (c *idemCall) runInTx(w http.ResponseWriter, r *http.Request, store idempot
 	case idempotency.PendingCommitted:
 		bw.send(w)
 		c.finish(r, w.Header(), bw.status, bw.body.Bytes(), pending.Token)
+	case idempotency.PendingRecorded:
+		// The write stored the finished record itself, with the response the handler declared (Expect).
+		bw.send(w)
+		if exp := pending.Expected(); exp != nil && exp.Status != bw.status {
+			logging.FromContext(r.Context()).LogAttrs(r.Context(), slog.LevelError, "idempotency: the response sent is not the one recorded",
+				slog.Int("sent", bw.status), slog.Int("recorded", exp.Status))
+		}
 	case idempotency.PendingConflict:
 		c.run(w, r)
 	default:

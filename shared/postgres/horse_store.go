@@ -87,32 +87,38 @@ func horseColumn(field string, h *horse.Horse) (string, any, bool) {
 	return "", nil, false
 }
 
-// createSQL inserts a horse and its horse.created outbox entry in one statement, so they commit together
-// (transactional outbox) in one round trip. It inserts only when owner_user_id is a member of the tenant
-// (memberships is itself under row-level security); the composite foreign key keeps owner_business_id in
-// the tenant. The event's payload is the created horse as encoding/json writes a horse.Horse (its JSON
-// field names; timestamps in RFC 3339 UTC with trailing zeros of the fraction dropped), built here from
-// the inserted row because the row is only known inside the statement; TestHorseCreateEventPayload keeps
-// the two in step. It returns the horse's columns, then the entry's stored payload and created_at.
-const createSQL = `
-WITH h AS (
-    INSERT INTO horses (tenant_id, name, breed, sex, color, birth_year, discipline, description,
+// createWrite inserts a horse and its horse.created outbox entry in one statement, so they commit together
+// (transactional outbox) in one round trip; its recording variant also stores the request's idempotency
+// record (see Create). It inserts only when owner_user_id is a member of the tenant (memberships is itself
+// under row-level security); the composite foreign key keeps owner_business_id in the tenant. The event's
+// payload is the created horse as encoding/json writes a horse.Horse (its JSON field names; timestamps in
+// RFC 3339 UTC with trailing zeros of the fraction dropped), built here from the inserted row because the
+// row is only known inside the statement; TestHorseCreateEventPayload keeps the two in step. It returns
+// the horse's columns, then the entry's stored payload and created_at.
+var createWrite = NewRecordedWrite(`h AS (
+    INSERT INTO horses (id, tenant_id, name, breed, sex, color, birth_year, discipline, description,
                         owner_user_id, owner_business_id, created_by)
-    SELECT $1::uuid, $2::text, nullif($3::text, ''), $4::text, nullif($5::text, ''), $6::int, nullif($7::text, ''),
+    SELECT $15::uuid, $1::uuid, $2::text, nullif($3::text, ''), $4::text, nullif($5::text, ''), $6::int, nullif($7::text, ''),
            nullif($8::text, ''), $9::uuid, $10::uuid, $11::uuid
     WHERE $9::uuid IS NULL OR EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = $9::uuid)
-    RETURNING ` + horseColumns + `
+    RETURNING `+horseColumns+`
 ), o AS (
     INSERT INTO outbox (id, tenant_id, queue, kind, payload)
     SELECT $12::uuid, $1::uuid, $13, $14, jsonb_build_object(
         'id', h.id, 'name', h.name, 'breed', h.breed, 'sex', h.sex, 'color', h.color, 'birth_year', h.birth_year,
         'discipline', h.discipline, 'description', h.description, 'owner_user_id', h.owner_user_id,
         'owner_business_id', h.owner_business_id, 'created_by', h.created_by,
-        'created_at', ` + createdAtJSON + `, 'updated_at', ` + updatedAtJSON + `)
+        'created_at', `+createdAtJSON+`, 'updated_at', `+updatedAtJSON+`)
     FROM h
     RETURNING payload, created_at
-)
-SELECT h.*, o.payload::text, o.created_at FROM h, o`
+)`, `SELECT h.*, o.payload::text, o.created_at FROM h, o`, "h", horseJSONBody, 15)
+
+// horseJSONBody is the SQL expression of the response body httpapi.WriteJSON writes for the horse of the
+// row h: row_to_json over the columns in horse.Horse's field order, with the timestamps as encoding/json
+// writes them (TestHorseRecordedResponse checks the bytes).
+var horseJSONBody = EncoderJSON(`(SELECT row_to_json(j)::text FROM (SELECT h.id, h.name, h.breed, h.sex, h.color,
+    h.birth_year, h.discipline, h.description, h.owner_user_id, h.owner_business_id, h.created_by,
+    ` + createdAtJSON + ` AS created_at, ` + updatedAtJSON + ` AS updated_at) j)`)
 
 // createdAtJSON and updatedAtJSON are the JSON strings encoding/json writes for the row's timestamps read
 // as UTC time.Time values: RFC 3339 with the fraction's trailing zeros (and a bare dot) dropped, and Z.
@@ -123,20 +129,27 @@ const (
         || rtrim(rtrim(to_char(h.updated_at AT TIME ZONE 'UTC', '.US'), '0'), '.') || 'Z'`
 )
 
-// Create implements horse.Store. The horse and its horse.created event are one statement (createSQL) that
-// also carries the request's pending idempotency lease, if any (see DB.QueryRow): one round trip. After
-// the commit the event is published from memory (outbox.Outbox.Publish): no connection is held while the
-// queue answers, and what is not published goes out with the outbox relay.
+// Create implements horse.Store. The horse and its horse.created event are one statement (createWrite).
+// When the request has an idempotency lease whose handler declared its response (idempotency.Expect: 201
+// and the horse's Location, as horse.Create does), the statement also stores the finished idempotency
+// record with the horse's JSON as its body, so that record is written once, with the horse; otherwise it
+// carries the pending lease, if any (see DB.QueryRow). One round trip either way. The relay publishes the
+// event, unless the store was made WithEvents: then it is published from memory after the commit
+// (outbox.Outbox.Publish; what that does not publish stays for the relay).
 func (s *HorseStore) Create(ctx context.Context, p auth.Principal, in horse.CreateRequest) (horse.Horse, error) {
 	var (
 		h         horse.Horse
 		payload   []byte
 		createdAt time.Time
 	)
+	id := in.ID
+	if id == "" {
+		id = uuid.NewString()
+	}
 	eventID := uuid.NewString()
 	args := []any{p.TenantID, in.Name, in.Breed, in.Sex, in.Color, in.BirthYear, in.Discipline, in.Description,
-		in.OwnerUserID, in.OwnerBusinessID, p.UserID, eventID, horseEventsQueue, HorseCreatedEvent}
-	err := s.db.QueryRow(ctx, p, ReadWrite, createSQL, args, append(horseDest(&h), &payload, &createdAt)...)
+		in.OwnerUserID, in.OwnerBusinessID, p.UserID, eventID, horseEventsQueue, HorseCreatedEvent, id}
+	err := s.db.QueryRowRecorded(ctx, p, createWrite, args, append(horseDest(&h), &payload, &createdAt)...)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return h, horse.ErrOwnerUserNotMember
@@ -202,27 +215,32 @@ func (s *HorseStore) List(ctx context.Context, p auth.Principal, q horse.ListQue
 	return page, nil
 }
 
-// Update implements horse.Store. The update and the permission check are one statement; only when it
-// changes nothing does a second read tell a missing horse from a forbidden one.
+// updateWrite changes the fields present; the update and the permission check are one statement. Its
+// recording variant also stores the request's idempotency record, with the horse's JSON as its body.
+var updateWrite = NewRecordedWrite(`h AS (
+    UPDATE horses SET
+        name              = coalesce($4, name),
+        breed             = CASE WHEN $5::text IS NULL THEN breed ELSE nullif($5, '') END,
+        sex               = coalesce($6, sex),
+        color             = CASE WHEN $7::text IS NULL THEN color ELSE nullif($7, '') END,
+        birth_year        = coalesce($8, birth_year),
+        discipline        = CASE WHEN $9::text IS NULL THEN discipline ELSE nullif($9, '') END,
+        description       = CASE WHEN $10::text IS NULL THEN description ELSE nullif($10, '') END,
+        owner_user_id     = CASE WHEN $11::text IS NULL THEN owner_user_id ELSE nullif($11, '')::uuid END,
+        owner_business_id = CASE WHEN $12::text IS NULL THEN owner_business_id ELSE nullif($12, '')::uuid END
+    WHERE id = $1 AND (created_by = $2 OR $3::bool)
+      AND (nullif($11, '') IS NULL OR EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = nullif($11, '')::uuid))
+    RETURNING `+horseColumns+`
+)`, `SELECT h.* FROM h`, "h", horseJSONBody, 12)
+
+// Update implements horse.Store: one statement (updateWrite), which stores the request's finished
+// idempotency record when its handler declared the response (200, as horse.Update does), as Create does.
+// Only when it changes nothing does a second read tell a missing horse from a forbidden one.
 func (s *HorseStore) Update(ctx context.Context, p auth.Principal, id string, u horse.UpdateRequest) (horse.Horse, error) {
-	const q = `
-UPDATE horses SET
-    name              = coalesce($4, name),
-    breed             = CASE WHEN $5::text IS NULL THEN breed ELSE nullif($5, '') END,
-    sex               = coalesce($6, sex),
-    color             = CASE WHEN $7::text IS NULL THEN color ELSE nullif($7, '') END,
-    birth_year        = coalesce($8, birth_year),
-    discipline        = CASE WHEN $9::text IS NULL THEN discipline ELSE nullif($9, '') END,
-    description       = CASE WHEN $10::text IS NULL THEN description ELSE nullif($10, '') END,
-    owner_user_id     = CASE WHEN $11::text IS NULL THEN owner_user_id ELSE nullif($11, '')::uuid END,
-    owner_business_id = CASE WHEN $12::text IS NULL THEN owner_business_id ELSE nullif($12, '')::uuid END
-WHERE id = $1 AND (created_by = $2 OR $3::bool)
-  AND (nullif($11, '') IS NULL OR EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = nullif($11, '')::uuid))
-RETURNING ` + horseColumns
 	var h horse.Horse
 	args := []any{id, p.UserID, p.CanManageTenant(), u.Name, u.Breed, u.Sex, u.Color, u.BirthYear, u.Discipline,
 		u.Description, u.OwnerUserID, u.OwnerBusinessID}
-	err := s.db.QueryRow(ctx, p, ReadWrite, q, args, horseDest(&h)...)
+	err := s.db.QueryRowRecorded(ctx, p, updateWrite, args, horseDest(&h)...)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		if err := s.why(ctx, p, id); err != nil {

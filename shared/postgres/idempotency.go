@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -63,6 +64,65 @@ func (db *DB) takeLease(ctx context.Context, p auth.Principal) *idempotency.Pend
 		return nil
 	}
 	return l
+}
+
+// takeRecording is takeLease for a statement that writes the finished record itself
+// (idempotency.Pending.TakeRecording): the lease and the response its handler declared, or nil.
+func (db *DB) takeRecording(ctx context.Context, p auth.Principal) (*idempotency.Pending, *idempotency.Expected) {
+	l := idempotency.PendingFrom(ctx)
+	if l == nil || l.Key.TenantID != p.TenantID {
+		return nil, nil
+	}
+	exp := l.TakeRecording(db)
+	if exp == nil {
+		return nil, nil
+	}
+	return l, exp
+}
+
+// RecordedWrite is a single-statement write that can also store the request's finished idempotency
+// record (DB.QueryRowRecorded): SQL is the write; WithRecord is the same write with the record inserted
+// by one more data-modifying CTE, its body rendered by SQL from the rows the write returns. Build it with
+// NewRecordedWrite.
+type RecordedWrite struct {
+	SQL        string
+	WithRecord string
+}
+
+// NewRecordedWrite returns the write "WITH ctes final" and its recording variant, which inserts the
+// finished record once per row of the CTE named from, with the response body given by the SQL
+// expression body (bytea, over from's columns). nargs is the number of the write's own parameters;
+// the record's follow them (recordArgs).
+func NewRecordedWrite(ctes, final, from, body string, nargs int) RecordedWrite {
+	n := func(i int) string { return "$" + strconv.Itoa(nargs+i) }
+	record := `,
+idempotency_record AS (
+    INSERT INTO idempotency_keys
+        (tenant_id, user_id, route, key, request_hash, status, response_status, response_headers, response_body, expires_at)
+    SELECT nullif(` + n(1) + `::text, '')::uuid, ` + n(2) + `::text, ` + n(3) + `::text, ` + n(4) + `::text, ` + n(5) + `::bytea,
+           'completed', ` + n(6) + `::int, ` + n(7) + `::jsonb, ` + body + `, now() + make_interval(secs => ` + n(8) + `::float8)
+    FROM ` + from + `
+)
+`
+	return RecordedWrite{SQL: "WITH " + ctes + "\n" + final, WithRecord: "WITH " + ctes + record + final}
+}
+
+// recordArgs are the record's parameters of a RecordedWrite's WithRecord.
+func recordArgs(l *idempotency.Pending, exp *idempotency.Expected) []any {
+	headers, err := json.Marshal(exp.Header)
+	if err != nil || exp.Header == nil {
+		headers = []byte("{}")
+	}
+	return []any{l.Key.TenantID, l.Key.UserID, l.Key.Route, l.Key.Key, l.RequestHash, exp.Status, headers, l.TTL.Seconds()}
+}
+
+// EncoderJSON is the SQL expression of the bytes encoding/json's Encoder writes for the JSON text
+// jsonText (an SQL expression of a compact JSON text, as row_to_json renders): the same text with <, >,
+// &, U+2028 and U+2029 escaped as Go escapes them, and a newline after it, as UTF-8 bytes. A body
+// rendered this way is byte for byte the body httpapi.WriteJSON writes for the same value.
+func EncoderJSON(jsonText string) string {
+	return `convert_to(replace(replace(replace(replace(replace(` + jsonText +
+		`, '<', '\u003c'), '>', '\u003e'), '&', '\u0026'), U&'\2028', '\u2028'), U&'\2029', '\u2029') || E'\n', 'UTF8')`
 }
 
 // isLeaseConflict reports whether err is the unique violation of an idempotency key that has a record.

@@ -42,16 +42,39 @@ const setPrincipalReadOnlySQL = `SELECT set_config('app.tenant_id', $1, true), s
 // %w (a *pgconn.PgError stays reachable through errors.As). Note that the server commits at the Sync,
 // before the row is scanned: an error scanning into dest does not undo a write.
 func (db *DB) QueryRow(ctx context.Context, p auth.Principal, mode Mode, sql string, args []any, dest ...any) error {
+	return db.queryRow(ctx, p, mode, statement{sql: sql, args: args}, dest)
+}
+
+// QueryRowRecorded runs the single-statement write st as a ReadWrite QueryRow does, and when the request
+// has a pending idempotency lease whose handler declared its response (idempotency.Expect), it runs
+// st.WithRecord instead: the same write storing the request's finished idempotency record in the same
+// statement (see RecordedWrite), so the record is written once, with the effect, and nothing is left to
+// store afterwards. The record is written only if the statement returns a row. A key that already has a
+// record fails the statement with an error wrapping idempotency.ErrKeyRecorded: nothing is written.
+func (db *DB) QueryRowRecorded(ctx context.Context, p auth.Principal, st RecordedWrite, args []any, dest ...any) error {
+	return db.queryRow(ctx, p, ReadWrite, statement{sql: st.SQL, args: args, recorded: &st}, dest)
+}
+
+func (db *DB) queryRow(ctx context.Context, p auth.Principal, mode Mode, st statement, dest []any) error {
 	if len(dest) == 0 {
 		return errNilDest
 	}
-	br, lease, err := db.send(ctx, p, mode, sql, args)
+	br, lease, err := db.send(ctx, p, mode, st)
 	if err != nil {
 		return err
 	}
 	err = br.QueryRow().Scan(dest...)
 	closeErr := br.Close()
-	lease.Settle((err == nil || errors.Is(err, pgx.ErrNoRows)) && closeErr == nil)
+	switch {
+	case lease.recording && (isLeaseConflict(err) || isLeaseConflict(closeErr)):
+		lease.Conflict()
+		return fmt.Errorf("postgres: query row: %w: %w", idempotency.ErrKeyRecorded, errors.Join(err, closeErr))
+	case lease.recording:
+		// The record is written only with a row: no row, no record.
+		lease.Settle(err == nil && closeErr == nil)
+	default:
+		lease.Settle((err == nil || errors.Is(err, pgx.ErrNoRows)) && closeErr == nil)
+	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		if closeErr != nil {
@@ -66,12 +89,34 @@ func (db *DB) QueryRow(ctx context.Context, p auth.Principal, mode Mode, sql str
 	return nil
 }
 
+// statement is what send sends after the principal: sql with args, or, when recorded is set and the
+// request's lease may be recorded by it, recorded.WithRecord.
+type statement struct {
+	sql      string
+	args     []any
+	recorded *RecordedWrite
+}
+
+// heldLease is the pending lease a batch carries: as a lease row ahead of the statement, or (recording)
+// as the finished record the statement itself writes.
+type heldLease struct {
+	*idempotency.Pending
+	recording bool
+}
+
+// Settle settles the lease, if any.
+func (l heldLease) Settle(committed bool) {
+	if l.Pending != nil {
+		l.Pending.Settle(committed)
+	}
+}
+
 // Query runs one statement for principal p in a single round trip, as QueryRow does, and calls each once
 // per result row, in order. Call rows.Scan inside each; do not keep rows after each returns. If each
 // returns an error, Query stops and returns that error unchanged. Other errors are wrapped with %w. As
 // with QueryRow, a write in a ReadWrite statement has been committed by the time each runs.
 func (db *DB) Query(ctx context.Context, p auth.Principal, mode Mode, sql string, args []any, each func(pgx.Rows) error) error {
-	br, lease, err := db.send(ctx, p, mode, sql, args)
+	br, lease, err := db.send(ctx, p, mode, statement{sql: sql, args: args})
 	if err != nil {
 		return err
 	}
@@ -111,7 +156,7 @@ func readRows(br pgx.BatchResults, each func(pgx.Rows) error) error {
 // implicit transaction, so it commits exactly when the statement does, at no extra round trip. It also
 // carries the bookkeeping statements queued by ExecCombined at that moment, sent ahead of it in the same
 // transaction (see the comment on maxCombined).
-func (db *DB) send(ctx context.Context, p auth.Principal, mode Mode, sql string, args []any) (pgx.BatchResults, *idempotency.Pending, error) {
+func (db *DB) send(ctx context.Context, p auth.Principal, mode Mode, st statement) (pgx.BatchResults, heldLease, error) {
 	var set string
 	switch mode {
 	case ReadOnly:
@@ -119,29 +164,28 @@ func (db *DB) send(ctx context.Context, p auth.Principal, mode Mode, sql string,
 	case ReadWrite:
 		set = setPrincipalSQL
 	default:
-		return nil, nil, fmt.Errorf("postgres: unknown mode %d", mode)
+		return nil, heldLease{}, fmt.Errorf("postgres: unknown mode %d", mode)
 	}
 	b := &pgx.Batch{}
 	var (
 		carried []*combined
 		conn    *pgxpool.Conn
-		lease   *idempotency.Pending
+		lease   heldLease
 	)
 	if mode == ReadWrite {
 		var err error
 		if conn, err = db.write.Acquire(ctx); err != nil {
-			return nil, nil, fmt.Errorf("postgres: query: %w", err)
+			return nil, heldLease{}, fmt.Errorf("postgres: query: %w", err)
 		}
 		carried = db.combine.take()
 		queueCombined(b, carried)
 	}
 	b.Queue(set, p.TenantID, p.UserID)
 	if mode == ReadWrite {
-		if lease = db.takeLease(ctx, p); lease != nil {
-			b.Queue(leaseSQL, leaseArgs(lease)...)
-		}
+		lease = db.queueStatement(ctx, p, b, st)
+	} else {
+		b.Queue(st.sql, st.args...)
 	}
-	b.Queue(sql, args...)
 	var br pgx.BatchResults
 	if conn == nil {
 		br = db.read.SendBatch(ctx, b)
@@ -160,29 +204,44 @@ func (db *DB) send(ctx context.Context, p auth.Principal, mode Mode, sql string,
 			r.failed = true
 			_ = r.Close()
 			lease.Settle(false)
-			return db.sendAlone(ctx, p, sql, args)
+			return db.sendAlone(ctx, p, st)
 		}
 		br = r
 	}
 	return db.finishSend(br, lease)
 }
 
+// queueStatement queues a ReadWrite statement after the principal, with the request's pending
+// idempotency lease if there is one for this database: the statement's recording variant when it has one
+// and the handler declared its response, else the lease row ahead of the statement.
+func (db *DB) queueStatement(ctx context.Context, p auth.Principal, b *pgx.Batch, st statement) heldLease {
+	if st.recorded != nil {
+		if l, exp := db.takeRecording(ctx, p); l != nil {
+			args := append(st.args[:len(st.args):len(st.args)], recordArgs(l, exp)...)
+			b.Queue(st.recorded.WithRecord, args...)
+			return heldLease{Pending: l, recording: true}
+		}
+	}
+	l := db.takeLease(ctx, p)
+	if l != nil {
+		b.Queue(leaseSQL, leaseArgs(l)...)
+	}
+	b.Queue(st.sql, st.args...)
+	return heldLease{Pending: l}
+}
+
 // sendAlone is send in ReadWrite mode without carried statements.
-func (db *DB) sendAlone(ctx context.Context, p auth.Principal, sql string, args []any) (pgx.BatchResults, *idempotency.Pending, error) {
+func (db *DB) sendAlone(ctx context.Context, p auth.Principal, st statement) (pgx.BatchResults, heldLease, error) {
 	b := &pgx.Batch{}
 	b.Queue(setPrincipalSQL, p.TenantID, p.UserID)
-	lease := db.takeLease(ctx, p)
-	if lease != nil {
-		b.Queue(leaseSQL, leaseArgs(lease)...)
-	}
-	b.Queue(sql, args...)
+	lease := db.queueStatement(ctx, p, b, st)
 	return db.finishSend(db.write.SendBatch(ctx, b), lease)
 }
 
-// finishSend reads the principal's and the lease's results of br, leaving the statement's next.
-func (db *DB) finishSend(br pgx.BatchResults, lease *idempotency.Pending) (pgx.BatchResults, *idempotency.Pending, error) {
+// finishSend reads the principal's and the lease row's results of br, leaving the statement's next.
+func (db *DB) finishSend(br pgx.BatchResults, lease heldLease) (pgx.BatchResults, heldLease, error) {
 	_, err := br.Exec()
-	if err == nil && lease != nil {
+	if err == nil && lease.Pending != nil && !lease.recording {
 		if _, err = br.Exec(); isLeaseConflict(err) {
 			lease.Conflict()
 			err = fmt.Errorf("%w: %w", idempotency.ErrKeyRecorded, err)
@@ -191,7 +250,7 @@ func (db *DB) finishSend(br pgx.BatchResults, lease *idempotency.Pending) (pgx.B
 	if err != nil {
 		_ = br.Close()
 		lease.Settle(false)
-		return nil, nil, fmt.Errorf("postgres: query: %w", err)
+		return nil, heldLease{}, fmt.Errorf("postgres: query: %w", err)
 	}
 	return br, lease, nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rocker-app/corral/shared/auth"
 	"github.com/rocker-app/corral/shared/idempotency"
@@ -63,11 +64,20 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 		cfg.ConnConfig.RuntimeParams["application_name"] = "corral"
 	}
 	cfg.ConnConfig.Tracer = &warmGate{}
+	cfg.AfterConnect = scanTimesInUTC
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	return pool, nil
+}
+
+// scanTimesInUTC makes a connection return timestamptz values in UTC, whatever the process's local time
+// zone: the API writes times in UTC (RFC 3339 with Z), as the statements that render JSON in SQL do (the
+// outbox payloads, the recorded idempotency responses). It costs no round trip.
+func scanTimesInUTC(_ context.Context, c *pgx.Conn) error {
+	c.TypeMap().RegisterType(&pgtype.Type{Name: "timestamptz", OID: pgtype.TimestamptzOID, Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC}})
+	return nil
 }
 
 // DB runs work for a principal against a write pool and an optional read pool (a replica). It is safe for
