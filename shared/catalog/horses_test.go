@@ -144,6 +144,9 @@ func TestHorsesEndToEnd(t *testing.T) {
 		if got := f.do(t, f.ownerA, "GET", "/horses/"+h.ID, ""); string(got.Body) != string(updated.Body) {
 			t.Errorf("GET after PATCH differs from the PATCH answer:\n%s\n%s", got.Body, updated.Body)
 		}
+		deleted := send("DELETE", "/horses/"+h.ID, "")
+		sameAnswer(deleted, send("DELETE", "/horses/"+h.ID, ""), http.StatusNoContent)
+		f.do(t, f.ownerA, "GET", "/horses/"+h.ID, "").Problem(t, http.StatusNotFound)
 	})
 
 	t.Run("concurrent duplicates create one horse", func(t *testing.T) {

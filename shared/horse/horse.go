@@ -121,9 +121,10 @@ var (
 // Delete return ErrForbidden when the horse exists but p neither created it nor may manage the tenant.
 // Other errors are unexpected failures.
 //
-// Create and Update may store the request's idempotency record in their own write, when the handler
-// declared its response with idempotency.Expect: then the record's body is the horse they return, as
-// httpapi.WriteJSON encodes it, and the handler must answer exactly that.
+// Create, Update and Delete may store the request's idempotency record in their own write, when the
+// handler declared its response with idempotency.Expect: then the record's body is the horse Create and
+// Update return, as httpapi.WriteJSON encodes it (Delete's is empty), and the handler must answer exactly
+// that.
 type Store interface {
 	Create(ctx context.Context, p auth.Principal, in CreateRequest) (Horse, error)
 	Get(ctx context.Context, p auth.Principal, id string) (Horse, error)

@@ -162,6 +162,7 @@ func Delete(s Store) http.Handler {
 		if err != nil {
 			return err
 		}
+		idempotency.Expect(r.Context(), http.StatusNoContent, http.Header{})
 		if err := s.Delete(r.Context(), p, id); err != nil {
 			return storeError(err)
 		}

@@ -255,11 +255,17 @@ func (s *HorseStore) Update(ctx context.Context, p auth.Principal, id string, u 
 	return h, nil
 }
 
-// Delete implements horse.Store.
+// deleteWrite deletes a horse its caller may change; its recording variant also stores the request's
+// idempotency record, with an empty body (204).
+var deleteWrite = NewRecordedWrite(`h AS (
+    DELETE FROM horses WHERE id = $1 AND (created_by = $2 OR $3::bool) RETURNING id
+)`, `SELECT h.id FROM h`, "h", `'\x'::bytea`, 3)
+
+// Delete implements horse.Store: one statement (deleteWrite), which stores the request's finished
+// idempotency record when its handler declared the response (204, as horse.Delete does).
 func (s *HorseStore) Delete(ctx context.Context, p auth.Principal, id string) error {
-	const q = `DELETE FROM horses WHERE id = $1 AND (created_by = $2 OR $3::bool) RETURNING id`
 	var deleted string
-	err := s.db.QueryRow(ctx, p, ReadWrite, q, []any{id, p.UserID, p.CanManageTenant()}, &deleted)
+	err := s.db.QueryRowRecorded(ctx, p, deleteWrite, []any{id, p.UserID, p.CanManageTenant()}, &deleted)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		if err := s.why(ctx, p, id); err != nil {

@@ -111,6 +111,24 @@ func TestHorseRecordedResponse(t *testing.T) {
 		}
 	})
 
+	t.Run("delete", func(t *testing.T) {
+		victim, err := s.Create(context.Background(), w.principalA, horse.CreateRequest{Name: "Doomed", Sex: "mare"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, pending := recordedCall(store, w.tenantA, w.userA, "DELETE /horses/{id}", "delete", http.StatusNoContent, http.Header{})
+		if err := s.Delete(ctx, w.principalA, victim.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := pending.State(); got != idempotency.PendingRecorded {
+			t.Errorf("pending state %v, want recorded", got)
+		}
+		status, code, header, body := storedRecord(t, db, "delete")
+		if status != "completed" || code != http.StatusNoContent || len(header) != 0 || len(body) != 0 {
+			t.Errorf("record %s %d %v %q, want completed 204 with no headers and no body", status, code, header, body)
+		}
+	})
+
 	t.Run("a key already recorded writes nothing", func(t *testing.T) {
 		ctx, pending := recordedCall(store, w.tenantA, w.userA, "POST /horses", "create-plain", http.StatusCreated, http.Header{})
 		_, err := s.Create(ctx, w.principalA, horse.CreateRequest{Name: "Second", Sex: "mare", ID: uuid.NewString()})
