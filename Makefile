@@ -87,8 +87,8 @@ token: ## Print a local JWT: EMAIL=you@example.com
 load: ## Load test: SCENARIO=phase1|phase2|saturation (VUS=, DURATION=, LOGIN=token|password, WRITE=create|edit)
 	bash infra/loadtest/load.sh
 
-coldstart: ## Cold starts of every function against a local Lambda Runtime API (RUNS=20, WARM=1000, FN=name)
-	$(WITH_ENV) $(GO) run ./infra/local/coldstart -runs '$(or $(RUNS),20)' -warm '$(or $(WARM),1000)' $(if $(FN),-fn '$(FN)')
+coldstart: ## Cold starts of every function against a local Lambda Runtime API (RUNS=20, WARM=1000, FN=name, POOLER=1: through PgBouncer)
+	$(WITH_ENV) $(GO) run ./infra/local/coldstart -runs '$(or $(RUNS),20)' -warm '$(or $(WARM),1000)' $(if $(FN),-fn '$(FN)') $(if $(POOLER),-pooler)
 
 stop: ## Stop the services that migrate-up, migrate-down or invoke started
 	$(SERVICES) stop-started

@@ -100,6 +100,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	only := fs.String("fn", "", "comma list of functions (default: every directory in functions/)")
 	out := fs.String("out", "", "JSON report (default .local/coldstart/coldstart-<time>.json)")
 	goarch := fs.String("goarch", runtime.GOARCH, "architecture to build for (this machine's, to run here)")
+	usePooler := fs.Bool("pooler", false, "connect the functions to Postgres through PgBouncer in session mode, as through RDS Proxy in AWS")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -152,7 +153,31 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	}
 	// The functions' environment: Lambda's own variables, the queue URLs, and every variable the
 	// configuration reads, with the development defaults.
+	dbEnv := map[string]string{}
+	if *usePooler {
+		keys := []string{"DATABASE_URL", "DATABASE_READ_URL", "DATABASE_MAINTENANCE_URL"}
+		var urls []string
+		for _, k := range keys {
+			if v := env(k); v != "" {
+				urls = append(urls, v)
+			}
+		}
+		p, err := startPooler(ctx, urls)
+		if err != nil {
+			return err
+		}
+		defer p.stop()
+		for _, k := range keys {
+			if v := env(k); v != "" {
+				dbEnv[k] = p.route(v)
+			}
+		}
+		fmt.Fprintf(stdout, "Postgres through PgBouncer (session mode) on %s\n", p.addr)
+	}
 	baseEnv := functionEnv(func(k string) string {
+		if v, ok := dbEnv[k]; ok {
+			return v
+		}
 		if v, ok := queueEnv[k]; ok {
 			return v
 		}
@@ -440,6 +465,11 @@ func measure(ctx context.Context, f *Function, bin string, env []string, events 
 	}
 	defer logf.Close()
 	cmd := exec.Command(bin)
+	if wrap := strings.Fields(os.Getenv("COLDSTART_WRAP")); len(wrap) > 0 && f.Name != "hello" {
+		// A tracer around the function, e.g. COLDSTART_WRAP="strace -f -tt -o /tmp/cold.strace": its
+		// start-up time is measured with the function's, so use it to look, not to measure.
+		cmd = exec.Command(wrap[0], append(wrap[1:], bin)...)
+	}
 	cmd.Dir = filepath.Dir(bin)
 	cmd.Env = append(slices.Clip(env), "AWS_LAMBDA_RUNTIME_API="+l.Addr().String(), "AWS_LAMBDA_FUNCTION_NAME="+f.Name,
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512", "_HANDLER=bootstrap",
