@@ -21,7 +21,10 @@ import (
 func TestPublishAndConsumeBatch(t *testing.T) {
 	t.Parallel()
 	c := newClient(t)
-	q, _ := newQueue(t, c, queueSpec{})
+	// A short visibility timeout: now and then the local SQS server loses the answer to a ReceiveMessage
+	// it has carried out (the client reads "use of closed network connection"), and the SDK's retry gets
+	// the next messages; the lost ones come back after the timeout instead of after SQS's default 30 s.
+	q, _ := newQueue(t, c, queueSpec{Visibility: 2})
 	pub := sqsx.NewPublisher(c, map[string]string{"jobs": q.URL})
 
 	const n = 25 // three batches
@@ -44,7 +47,8 @@ func TestPublishAndConsumeBatch(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		got[d.ID] = string(d.Body)
-		if d.ReceiveCount != 1 || d.Attributes["kind"] != "test.kind" || len(d.Attributes) != 1 {
+		// ReceiveCount is 2 for a message whose first receive was lost as above (consumer_test checks the count).
+		if d.ReceiveCount < 1 || d.Attributes["kind"] != "test.kind" || len(d.Attributes) != 1 {
 			bad = append(bad, fmt.Sprintf("%s: receive count %d, attributes %v", d.ID, d.ReceiveCount, d.Attributes))
 		}
 		return nil
