@@ -190,7 +190,8 @@ func (c *idemCall) finish(r *http.Request, h http.Header, status int, body []byt
 //     Begin, then the response is stored and sent if the lease was granted, or Begin's answer is sent.
 //
 // A panicking handler had either no effect (nothing committed: nothing to undo) or committed the lease
-// with its effect, which is then released as in run.
+// with its effect, which is then released as in run, or committed the finished record with its effect,
+// which stays: the effect happened, and a retry replays the declared response.
 func (c *idemCall) runInTx(w http.ResponseWriter, r *http.Request, store idempotency.TxStore) {
 	pending := store.Pending(c.key, c.hash, leaseFor(r.Context()), c.ttl)
 	bw := &bufferedWriter{header: http.Header{}}
