@@ -18,6 +18,9 @@ export CORRAL_SESSION="dev-$$"
 
 cleanup() { bash "$SERVICES" stop-started || true; }
 trap cleanup EXIT
+# Ctrl-C before the runner runs ends the script at once. While it runs, the runner (same process group)
+# shuts down cleanly and exits 0, and bash then lets the script go on (it acts on a SIGINT only when its
+# child died of it).
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -27,5 +30,9 @@ eval "$(bash "$SERVICES" env)"
 export PORT="${PORT:-3000}"
 
 printf 'corral: starting the local API on http://127.0.0.1:%s (Ctrl-C stops it)\n' "$PORT" >&2
-# Not exec: the shell stays to stop the services afterwards.
-go run ./infra/local/runner "$@"
+# Built, then run (not go run, which exits 1 after a Ctrl-C whatever the runner did); not exec: the shell
+# stays to stop the services afterwards.
+mkdir -p "$ROOT/.local/bin"
+go build -o "$ROOT/.local/bin/corral-runner" ./infra/local/runner
+"$ROOT/.local/bin/corral-runner" "$@"
+printf 'corral: local API stopped\n' >&2
