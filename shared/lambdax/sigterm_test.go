@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rocker-app/corral/infra/local/runtimeapi"
 	"github.com/rocker-app/corral/shared/lambdax"
@@ -34,6 +35,12 @@ func TestRegisterForSIGTERMDuringInit(t *testing.T) {
 	lambdax.RegisterForSIGTERM(context.Background(), addr, slog.New(slog.NewTextHandler(&logs, nil)))()
 	if got := api.Extensions(); !slices.Equal(got, []string{"GoLangEnableSIGTERM"}) {
 		t.Errorf("extensions = %q, want the SIGTERM extension", got)
+	}
+	// Its poll for the next event, with the identifier it was given, follows in the background.
+	for deadline := time.Now().Add(5 * time.Second); api.ExtensionPolls() != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("extension polls = %d, want 1", api.ExtensionPolls())
+		}
 	}
 	if logs.String() != "" {
 		t.Errorf("log: %s", logs.String())

@@ -75,6 +75,8 @@ type Server struct {
 	ready     chan struct{} // closed at the first GET invocation/next: initialisation is over
 	// extensions are the names of the extensions that registered (Lambda-Extension-Name), in order.
 	extensions []string
+	extIDs     map[string]bool // identifiers given to registered extensions
+	extPolls   int             // event polls by registered extensions
 	initErr    *FunctionError
 	initDone   chan struct{} // closed on POST init/error
 	closed     chan struct{}
@@ -120,6 +122,14 @@ func (s *Server) Extensions() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.extensions...)
+}
+
+// ExtensionPolls returns how many event polls (GET extension/event/next) registered extensions have made
+// with their identifier.
+func (s *Server) ExtensionPolls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.extPolls
 }
 
 // Close releases the requests that wait (the function's GET invocation/next and its extension's event
@@ -300,13 +310,33 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"errorType":"Extension.RegistrationClosed","errorMessage":"extensions register during initialisation, before the runtime's first invocation/next"}`))
 		return
 	}
-	w.Header().Set("Lambda-Extension-Identifier", newID())
+	id := newID()
+	s.mu.Lock()
+	if s.extIDs == nil {
+		s.extIDs = map[string]bool{}
+	}
+	s.extIDs[id] = true
+	s.mu.Unlock()
+	w.Header().Set("Lambda-Extension-Identifier", id)
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write([]byte(`{"functionName":"local","functionVersion":"$LATEST","handler":"bootstrap"}`))
 }
 
-// extensionNext holds an extension's event poll until the server closes, then reports SHUTDOWN.
+// extensionNext holds an extension's event poll until the server closes, then reports SHUTDOWN. A poll
+// without a registered extension's identifier is refused (403), as Lambda does.
 func (s *Server) extensionNext(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	known := s.extIDs[r.Header.Get("Lambda-Extension-Identifier")]
+	if known {
+		s.extPolls++
+	}
+	s.mu.Unlock()
+	if !known {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"errorType":"Extension.InvalidExtensionIdentifier","errorMessage":"unknown Lambda-Extension-Identifier"}`))
+		return
+	}
 	select {
 	case <-s.closed:
 		w.Header().Set("Content-Type", "application/json")
