@@ -1,19 +1,18 @@
 package lambdax_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rocker-app/corral/infra/local/runtimeapi"
 	"github.com/rocker-app/corral/shared/lambdax"
+	"github.com/rocker-app/corral/shared/syncbuf"
 )
 
 // runtimeAPI serves a local Lambda Runtime API and returns it with its address (AWS_LAMBDA_RUNTIME_API).
@@ -31,7 +30,7 @@ func runtimeAPI(t *testing.T) (*runtimeapi.Server, string) {
 func TestRegisterForSIGTERMDuringInit(t *testing.T) {
 	t.Parallel()
 	api, addr := runtimeAPI(t)
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	lambdax.RegisterForSIGTERM(context.Background(), addr, slog.New(slog.NewTextHandler(&logs, nil)))()
 	if got := api.Extensions(); !slices.Equal(got, []string{"GoLangEnableSIGTERM"}) {
 		t.Errorf("extensions = %q, want the SIGTERM extension", got)
@@ -58,7 +57,7 @@ func TestRegisterForSIGTERMTooLate(t *testing.T) {
 		}
 	}()
 	<-api.Ready()
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	lambdax.RegisterForSIGTERM(context.Background(), addr, slog.New(slog.NewTextHandler(&logs, nil)))()
 	if got := api.Extensions(); len(got) != 0 {
 		t.Errorf("extensions = %q, want none", got)
@@ -71,26 +70,9 @@ func TestRegisterForSIGTERMTooLate(t *testing.T) {
 // Outside Lambda there is nothing to register with.
 func TestRegisterForSIGTERMOutsideLambda(t *testing.T) {
 	t.Parallel()
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	lambdax.RegisterForSIGTERM(context.Background(), "", slog.New(slog.NewTextHandler(&logs, nil)))()
 	if logs.String() != "" {
 		t.Errorf("log: %s", logs.String())
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
