@@ -49,9 +49,8 @@ func RegisterForSIGTERM(ctx context.Context, api string, log *slog.Logger) (wait
 // The Extensions API is plain HTTP/1.1 on a local address. The two requests of the SIGTERM extension are
 // written by hand on a connection of their own: with an http.Client the registration took ~2.1 ms of a
 // cold start here, by hand ~1.1 ms (the client's first-request code and goroutines), and it is on the path
-// to the first event
-// (Lambda accepts it only before the runtime asks for one), while the runtime's own client pays its first
-// request anyway, after.
+// to the first event (Lambda accepts it only before the runtime asks for one), while the runtime's own
+// client pays its first request anyway, after.
 const (
 	registerRequest = "POST /2020-01-01/extension/register HTTP/1.1\r\nHost: %s\r\nLambda-Extension-Name: " + sigtermExtension +
 		"\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"events\":null}" // the body aws-lambda-go sends
