@@ -53,19 +53,31 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	writeBody(w, status, "application/problem+json", p)
 }
 
-// WriteJSON encodes v into a buffer first, so an encoding failure can still become a 500, then writes it.
+// WriteJSON encodes v into a buffer first (EncodeJSON), so an encoding failure can still become a 500,
+// then writes it.
 func WriteJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+	b, err := EncodeJSON(v)
+	if err != nil {
 		WriteError(w, r, Internal(err))
 		return
 	}
 	vals := make([]string, 2) // one allocation for both header values
-	vals[0], vals[1] = "application/json", strconv.Itoa(buf.Len())
+	vals[0], vals[1] = "application/json", strconv.Itoa(len(b))
 	h := w.Header()
 	h["Content-Type"], h["Content-Length"] = vals[0:1:1], vals[1:2:2]
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(b)
+}
+
+// EncodeJSON returns the body WriteJSON writes for v: encoding/json's Encoder output, with <, >, & and
+// U+2028/2029 escaped and a newline at the end. A store that records a response before the handler
+// writes it encodes the body with this, so the record and the answer are the same bytes.
+func EncodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 func writeBody(w http.ResponseWriter, status int, contentType string, v any) {

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/rocker-app/corral/shared/auth"
 	"github.com/rocker-app/corral/shared/horse"
+	"github.com/rocker-app/corral/shared/httpapi"
 	"github.com/rocker-app/corral/shared/outbox"
 )
 
@@ -90,32 +92,26 @@ func horseColumn(field string, h *horse.Horse) (string, any, bool) {
 // createWrite inserts a horse and its horse.created outbox entry in one statement, so they commit together
 // (transactional outbox) in one round trip; its recording variant also stores the request's idempotency
 // record (see Create). It inserts only when owner_user_id is a member of the tenant (memberships is itself
-// under row-level security); the composite foreign key keeps owner_business_id in the tenant. The event's
-// payload is the created horse as encoding/json writes a horse.Horse (its JSON field names; timestamps in
-// RFC 3339 UTC with trailing zeros of the fraction dropped), built here from the inserted row because the
-// row is only known inside the statement; TestHorseCreateEventPayload keeps the two in step. It returns
-// the horse's columns, then the entry's stored payload and created_at.
+// under row-level security); the composite foreign key keeps owner_business_id in the tenant. The horse
+// is known whole before the write (Create chooses its id and timestamps), so its JSON is encoded once, in
+// Go, and sent as $17: the event's payload and the recorded response body. The statement renders nothing
+// and returns the id only.
 var createWrite = NewRecordedWrite(`h AS (
     INSERT INTO horses (id, tenant_id, name, breed, sex, color, birth_year, discipline, description,
-                        owner_user_id, owner_business_id, created_by)
-    SELECT $15::uuid, $1::uuid, $2::text, nullif($3::text, ''), $4::text, nullif($5::text, ''), $6::int, nullif($7::text, ''),
-           nullif($8::text, ''), $9::uuid, $10::uuid, $11::uuid
+                        owner_user_id, owner_business_id, created_by, created_at, updated_at)
+    SELECT $15::uuid, $1::uuid, $2::text, $3::text, $4::text, $5::text, $6::int, $7::text, $8::text,
+           $9::uuid, $10::uuid, $11::uuid, $16::timestamptz, $16::timestamptz
     WHERE $9::uuid IS NULL OR EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = $9::uuid)
-    RETURNING `+horseColumns+`
+    RETURNING id
 ), o AS (
     INSERT INTO outbox (id, tenant_id, queue, kind, payload)
-    SELECT $12::uuid, $1::uuid, $13, $14, jsonb_build_object(
-        'id', h.id, 'name', h.name, 'breed', h.breed, 'sex', h.sex, 'color', h.color, 'birth_year', h.birth_year,
-        'discipline', h.discipline, 'description', h.description, 'owner_user_id', h.owner_user_id,
-        'owner_business_id', h.owner_business_id, 'created_by', h.created_by,
-        'created_at', `+createdAtJSON+`, 'updated_at', `+updatedAtJSON+`)
-    FROM h
-    RETURNING payload, created_at
-)`, `SELECT h.*, o.payload::text, o.created_at FROM h, o`, "h", horseJSONBody, 15)
+    SELECT $12::uuid, $1::uuid, $13, $14, convert_from($17::bytea, 'UTF8')::jsonb FROM h
+)`, `SELECT h.id FROM h`, "h", `$17::bytea`, 17)
 
 // horseJSONBody is the SQL expression of the response body httpapi.WriteJSON writes for the horse of the
 // row h: row_to_json over the columns in horse.Horse's field order, with the timestamps as encoding/json
-// writes them (TestHorseRecordedResponse checks the bytes).
+// writes them (TestHorseRecordedResponse checks the bytes). Update renders its body with it: only the
+// statement knows the updated row.
 var horseJSONBody = EncoderJSON(`(SELECT row_to_json(j)::text FROM (SELECT h.id, h.name, h.breed, h.sex, h.color,
     h.birth_year, h.discipline, h.description, h.owner_user_id, h.owner_business_id, h.created_by,
     ` + createdAtJSON + ` AS created_at, ` + updatedAtJSON + ` AS updated_at) j)`)
@@ -130,40 +126,91 @@ const (
 )
 
 // Create implements horse.Store. The horse and its horse.created event are one statement (createWrite).
-// When the request has an idempotency lease whose handler declared its response (idempotency.Expect: 201
-// and the horse's Location, as horse.Create does), the statement also stores the finished idempotency
-// record with the horse's JSON as its body, so that record is written once, with the horse; otherwise it
-// carries the pending lease, if any (see DB.QueryRow). One round trip either way. The relay publishes the
-// event, unless the store was made WithEvents: then it is published from memory after the commit
-// (outbox.Outbox.Publish; what that does not publish stays for the relay).
+// The store builds the horse before the write, as the row will be: in.ID (or a new id), empty optional
+// texts as null, owners' ids in canonical form, created_by the caller, created_at and updated_at now (this
+// process's clock, in microseconds, as Postgres keeps them); TestHorseCreateReturnsStoredRow keeps the two
+// equal. When the request has an idempotency lease whose handler declared its response
+// (idempotency.Expect: 201 and the horse's Location, as horse.Create does), the statement also stores the
+// finished idempotency record with the horse's JSON as its body, so that record is written once, with the
+// horse; otherwise it carries the pending lease, if any (see DB.QueryRow). One round trip either way. The
+// relay publishes the event, unless the store was made WithEvents: then it is published from memory after
+// the commit (outbox.Outbox.Publish; what that does not publish stays for the relay).
 func (s *HorseStore) Create(ctx context.Context, p auth.Principal, in horse.CreateRequest) (horse.Horse, error) {
-	var (
-		h         horse.Horse
-		payload   []byte
-		createdAt time.Time
-	)
-	id := in.ID
-	if id == "" {
-		id = uuid.NewString()
+	h, err := newHorse(p, in, time.Now())
+	if err != nil {
+		return horse.Horse{}, fmt.Errorf("horse store: create: %w", err)
+	}
+	body, err := httpapi.EncodeJSON(h)
+	if err != nil {
+		return horse.Horse{}, fmt.Errorf("horse store: create: %w", err)
 	}
 	eventID := uuid.NewString()
-	args := []any{p.TenantID, in.Name, in.Breed, in.Sex, in.Color, in.BirthYear, in.Discipline, in.Description,
-		in.OwnerUserID, in.OwnerBusinessID, p.UserID, eventID, horseEventsQueue, HorseCreatedEvent, id}
-	err := s.db.QueryRowRecorded(ctx, p, createWrite, args, append(horseDest(&h), &payload, &createdAt)...)
+	args := []any{p.TenantID, h.Name, h.Breed, h.Sex, h.Color, h.BirthYear, h.Discipline, h.Description,
+		h.OwnerUserID, h.OwnerBusinessID, h.CreatedBy, eventID, horseEventsQueue, HorseCreatedEvent, h.ID, h.CreatedAt, body}
+	var id string
+	err = s.db.QueryRowRecorded(ctx, p, createWrite, args, &id)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return h, horse.ErrOwnerUserNotMember
+		return horse.Horse{}, horse.ErrOwnerUserNotMember
 	case isForeignKeyViolation(err):
-		return h, horse.ErrOwnerBusinessNotFound
+		return horse.Horse{}, horse.ErrOwnerBusinessNotFound
 	case err != nil:
-		return h, fmt.Errorf("horse store: create: %w", err)
+		return horse.Horse{}, fmt.Errorf("horse store: create: %w", err)
 	}
 	if s.events != nil {
 		// Best effort: the relay sends what this does not.
 		_, _ = s.events.Publish(ctx, outbox.Committed{ID: eventID, Queue: horseEventsQueue, Kind: HorseCreatedEvent,
-			TenantID: p.TenantID, Payload: payload, CreatedAt: createdAt})
+			TenantID: p.TenantID, Payload: bytes.TrimSuffix(body, []byte("\n")), CreatedAt: h.CreatedAt})
 	}
 	return h, nil
+}
+
+// newHorse is the horse Create inserts for in, as Postgres will keep it and return it.
+func newHorse(p auth.Principal, in horse.CreateRequest, now time.Time) (horse.Horse, error) {
+	now = now.UTC().Truncate(time.Microsecond)
+	h := horse.Horse{ID: in.ID, Name: in.Name, Sex: in.Sex, BirthYear: in.BirthYear, CreatedAt: now, UpdatedAt: now,
+		Breed: nonEmpty(in.Breed), Color: nonEmpty(in.Color), Discipline: nonEmpty(in.Discipline), Description: nonEmpty(in.Description)}
+	if h.ID == "" {
+		h.ID = uuid.NewString()
+	}
+	var err error
+	if h.ID, err = canonicalUUID("id", h.ID); err != nil {
+		return h, err
+	}
+	if h.CreatedBy, err = canonicalUUID("created_by", p.UserID); err != nil {
+		return h, err
+	}
+	for _, f := range []struct {
+		name    string
+		in, out **string
+	}{{"owner_user_id", &in.OwnerUserID, &h.OwnerUserID}, {"owner_business_id", &in.OwnerBusinessID, &h.OwnerBusinessID}} {
+		if *f.in == nil {
+			continue
+		}
+		id, err := canonicalUUID(f.name, **f.in)
+		if err != nil {
+			return h, err
+		}
+		*f.out = &id
+	}
+	return h, nil
+}
+
+// nonEmpty is s, or nil when s is empty: an optional text set to "" is stored as null.
+func nonEmpty(s *string) *string {
+	if s == nil || *s == "" {
+		return nil
+	}
+	return s
+}
+
+// canonicalUUID is s in the form Postgres writes a uuid (lower case, hyphenated).
+func canonicalUUID(field, s string) (string, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("%s %q: %w", field, s, err)
+	}
+	return id.String(), nil
 }
 
 // horseEventsQueue is the queue of horse events (the webhook dispatcher fans them out).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,6 +110,47 @@ func TestHorseStoreOwners(t *testing.T) {
 				t.Errorf("Update: err = %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+// Create builds the horse it returns (and whose JSON it stores as the event's payload and the recorded
+// body) before the write: it must be the row Postgres keeps, field for field, whatever the input's form.
+func TestHorseCreateReturnsStoredRow(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	w := arrange(t, db.Owner)
+	s := postgres.NewHorseStore(db.App)
+	ctx := context.Background()
+	upper := func(s string) *string { return addr(strings.ToUpper(s)) }
+	for name, in := range map[string]horse.CreateRequest{
+		"plain":                {Name: "Plain", Sex: "mare"},
+		"every field":          {Name: "Full", Sex: "gelding", Breed: addr("Arabian"), Color: addr("bay"), BirthYear: addr(2015), Discipline: addr("dressage"), Description: addr("<b>\"quoted\"</b> & ünïcode \u2028 😀"), OwnerUserID: addr(w.userA2), OwnerBusinessID: addr(w.businessA)},
+		"empty texts are null": {Name: "Empty", Sex: "stallion", Breed: addr(""), Color: addr(""), Discipline: addr(""), Description: addr("")},
+		"upper-case owner ids": {Name: "Upper", Sex: "unknown", OwnerUserID: upper(w.userA), OwnerBusinessID: upper(w.businessA)},
+		"id chosen by handler": {Name: "Chosen", Sex: "mare", ID: strings.ToUpper(uuid.NewString())},
+		"spaces kept as given": {Name: "  Spaced  ", Sex: "mare", Breed: addr(" "), Description: addr("line\nbreak\ttab")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := s.Create(ctx, w.principalA, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, err := s.Get(ctx, w.principalA, got.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(stored, got); diff != "" {
+				t.Errorf("Create returned (-stored +returned):\n%s", diff)
+			}
+			if in.ID != "" && got.ID != strings.ToLower(in.ID) {
+				t.Errorf("id = %s, want the chosen %s", got.ID, in.ID)
+			}
+		})
+	}
+	// An id that is no UUID fails before anything is written.
+	if _, err := s.Create(ctx, w.principalA, horse.CreateRequest{Name: "Bad", Sex: "mare", OwnerUserID: addr("not-a-uuid")}); err == nil {
+		t.Error("Create with an owner id that is no UUID succeeded")
 	}
 }
 
