@@ -94,8 +94,10 @@ func horseColumn(field string, h *horse.Horse) (string, any, bool) {
 // record (see Create). It inserts only when owner_user_id is a member of the tenant (memberships is itself
 // under row-level security); the composite foreign key keeps owner_business_id in the tenant. The horse
 // is known whole before the write (Create chooses its id and timestamps), so its JSON is encoded once, in
-// Go, and sent as $17: the event's payload and the recorded response body. The statement renders nothing
-// and returns the id only.
+// Go, and sent as $17: the event's payload and the recorded response body. The statement renders nothing.
+// The event is written only when an endpoint of the tenant subscribes to it (webhookSubscribed): the
+// webhooks queue has no other reader, and an event nobody receives would cost every write an outbox row,
+// a message and a dispatcher run. It returns the id and whether the event was written.
 var createWrite = NewRecordedWrite(`h AS (
     INSERT INTO horses (id, tenant_id, name, breed, sex, color, birth_year, discipline, description,
                         owner_user_id, owner_business_id, created_by, created_at, updated_at)
@@ -105,8 +107,10 @@ var createWrite = NewRecordedWrite(`h AS (
     RETURNING id
 ), o AS (
     INSERT INTO outbox (id, tenant_id, queue, kind, payload)
-    SELECT $12::uuid, $1::uuid, $13, $14, convert_from($17::bytea, 'UTF8')::jsonb FROM h
-)`, `SELECT h.id FROM h`, "h", `$17::bytea`, 17)
+    SELECT $12::uuid, $1::uuid, $13, $14::text, convert_from($17::bytea, 'UTF8')::jsonb FROM h
+    WHERE `+webhookSubscribed("$1::uuid", "$14::text")+`
+    RETURNING id
+)`, `SELECT h.id, EXISTS (SELECT 1 FROM o) FROM h`, "h", `$17::bytea`, 17)
 
 // horseJSONBody is the SQL expression of the response body httpapi.WriteJSON writes for the horse of the
 // row h: row_to_json over the columns in horse.Horse's field order, with the timestamps as encoding/json
@@ -133,8 +137,9 @@ const (
 // (idempotency.Expect: 201 and the horse's Location, as horse.Create does), the statement also stores the
 // finished idempotency record with the horse's JSON as its body, so that record is written once, with the
 // horse; otherwise it carries the pending lease, if any (see DB.QueryRow). One round trip either way. The
-// relay publishes the event, unless the store was made WithEvents: then it is published from memory after
-// the commit (outbox.Outbox.Publish; what that does not publish stays for the relay).
+// relay publishes the event, if it was written (see createWrite), unless the store was made WithEvents:
+// then it is published from memory after the commit (outbox.Outbox.Publish; what that does not publish
+// stays for the relay).
 func (s *HorseStore) Create(ctx context.Context, p auth.Principal, in horse.CreateRequest) (horse.Horse, error) {
 	h, err := newHorse(p, in, time.Now())
 	if err != nil {
@@ -147,8 +152,11 @@ func (s *HorseStore) Create(ctx context.Context, p auth.Principal, in horse.Crea
 	eventID := uuid.NewString()
 	args := []any{p.TenantID, h.Name, h.Breed, h.Sex, h.Color, h.BirthYear, h.Discipline, h.Description,
 		h.OwnerUserID, h.OwnerBusinessID, h.CreatedBy, eventID, horseEventsQueue, HorseCreatedEvent, h.ID, h.CreatedAt, body}
-	var id string
-	err = s.db.QueryRowRecorded(ctx, p, createWrite, args, &id)
+	var (
+		id      string
+		written bool
+	)
+	err = s.db.QueryRowRecorded(ctx, p, createWrite, args, &id, &written)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return horse.Horse{}, horse.ErrOwnerUserNotMember
@@ -157,7 +165,7 @@ func (s *HorseStore) Create(ctx context.Context, p auth.Principal, in horse.Crea
 	case err != nil:
 		return horse.Horse{}, fmt.Errorf("horse store: create: %w", err)
 	}
-	if s.events != nil {
+	if s.events != nil && written {
 		// Best effort: the relay sends what this does not.
 		_, _ = s.events.Publish(ctx, outbox.Committed{ID: eventID, Queue: horseEventsQueue, Kind: HorseCreatedEvent,
 			TenantID: p.TenantID, Payload: bytes.TrimSuffix(body, []byte("\n")), CreatedAt: h.CreatedAt})

@@ -240,13 +240,26 @@ RETURNING ` + deliveryColumns
 	return out, err
 }
 
+// receives is the condition, on a webhook endpoint e, that it receives events of the type kind (an SQL
+// expression): enabled, and subscribed to kind or to every event ("*"). CreateDeliveries fans an event out
+// to the endpoints it holds for.
+func receives(kind string) string {
+	return `e.disabled_at IS NULL AND (` + kind + ` = ANY (e.event_types) OR '*' = ANY (e.event_types))`
+}
+
+// webhookSubscribed is the condition that an endpoint of tenant receives events of the type kind (SQL
+// expressions): whether an event for the webhooks queue is worth writing.
+func webhookSubscribed(tenant, kind string) string {
+	return `EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.tenant_id = ` + tenant + ` AND ` + receives(kind) + `)`
+}
+
 // CreateDeliveries implements webhook.DeliveryStore in one statement, as the event's tenant.
 func (s *WebhookStore) CreateDeliveries(ctx context.Context, ev webhook.Event, safetyNet time.Duration) ([]webhook.Job, error) {
-	const q = `
+	q := `
 INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id, event_type, payload, next_attempt_at)
 SELECT e.tenant_id, e.id, $1, $2, $3, now() + $4 * interval '1 microsecond'
 FROM webhook_endpoints e
-WHERE e.disabled_at IS NULL AND ($2 = ANY (e.event_types) OR '*' = ANY (e.event_types))
+WHERE ` + receives("$2") + `
 ON CONFLICT (tenant_id, endpoint_id, event_id) DO NOTHING
 RETURNING id`
 	var jobs []webhook.Job
