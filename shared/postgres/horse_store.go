@@ -149,7 +149,11 @@ func (s *HorseStore) Create(ctx context.Context, p auth.Principal, in horse.Crea
 	if err != nil {
 		return horse.Horse{}, fmt.Errorf("horse store: create: %w", err)
 	}
-	eventID := uuid.NewString()
+	event, err := uuid.NewV7() // time-ordered, as the outbox's primary key prefers (see horse.Create)
+	if err != nil {
+		return horse.Horse{}, fmt.Errorf("horse store: create: %w", err)
+	}
+	eventID := event.String()
 	args := []any{p.TenantID, h.Name, h.Breed, h.Sex, h.Color, h.BirthYear, h.Discipline, h.Description,
 		h.OwnerUserID, h.OwnerBusinessID, h.CreatedBy, eventID, horseEventsQueue, HorseCreatedEvent, h.ID, h.CreatedAt, body}
 	var (
@@ -179,7 +183,11 @@ func newHorse(p auth.Principal, in horse.CreateRequest, now time.Time) (horse.Ho
 	h := horse.Horse{ID: in.ID, Name: in.Name, Sex: in.Sex, BirthYear: in.BirthYear, CreatedAt: now, UpdatedAt: now,
 		Breed: nonEmpty(in.Breed), Color: nonEmpty(in.Color), Discipline: nonEmpty(in.Discipline), Description: nonEmpty(in.Description)}
 	if h.ID == "" {
-		h.ID = uuid.NewString()
+		id, err := uuid.NewV7()
+		if err != nil {
+			return h, err
+		}
+		h.ID = id.String()
 	}
 	var err error
 	if h.ID, err = canonicalUUID("id", h.ID); err != nil {

@@ -146,7 +146,8 @@ WITH cur AS (
            k.expires_at > now() AND NOT (k.status = 'in_flight' AND k.lease_expires_at <= now() AND k.request_hash = $5)
                AS blocks
     FROM idempotency_keys k
-    WHERE k.key = $4 AND k.route = $3 AND k.user_id = $2 AND k.tenant_id IS NOT DISTINCT FROM nullif($1, '')::uuid
+    WHERE k.scope = idempotency_scope(nullif($1, '')::uuid, $2, $3, $4)
+      AND k.key = $4 AND k.route = $3 AND k.user_id = $2 AND k.tenant_id IS NOT DISTINCT FROM nullif($1, '')::uuid
 ),
 ins AS (
     INSERT INTO idempotency_keys AS k
@@ -212,7 +213,8 @@ const completeSQL = `
 UPDATE idempotency_keys
 SET status = 'completed', response_status = $6, response_headers = $7, response_body = $8,
     lease_token = NULL, lease_expires_at = NULL
-WHERE key = $4 AND route = $3 AND user_id = $2 AND tenant_id IS NOT DISTINCT FROM nullif($1, '')::uuid
+WHERE scope = idempotency_scope(nullif($1, '')::uuid, $2, $3, $4)
+  AND key = $4 AND route = $3 AND user_id = $2 AND tenant_id IS NOT DISTINCT FROM nullif($1, '')::uuid
   AND status = 'in_flight' AND lease_token = $5::uuid`
 
 // Complete implements idempotency.Store.
@@ -238,7 +240,8 @@ func (s *IdempotencyStore) Complete(ctx context.Context, k idempotency.Key, leas
 
 const releaseSQL = `
 DELETE FROM idempotency_keys
-WHERE key = $4 AND route = $3 AND user_id = $2 AND tenant_id IS NOT DISTINCT FROM nullif($1, '')::uuid
+WHERE scope = idempotency_scope(nullif($1, '')::uuid, $2, $3, $4)
+  AND key = $4 AND route = $3 AND user_id = $2 AND tenant_id IS NOT DISTINCT FROM nullif($1, '')::uuid
   AND status = 'in_flight' AND lease_token = $5::uuid`
 
 // Release implements idempotency.Store.

@@ -260,7 +260,7 @@ func TestIdempotencyKeyConflictsWithoutTenant(t *testing.T) {
 	const upsert = `
 		INSERT INTO idempotency_keys (tenant_id, user_id, route, key, request_hash)
 		VALUES (nullif($1, '')::uuid, '', 'POST /signup', 'same-key', '\x01')
-		ON CONFLICT (tenant_id, user_id, route, key) DO NOTHING
+		ON CONFLICT (scope) DO NOTHING
 		RETURNING true`
 	anonymous := auth.Principal{}
 	var inserted bool
@@ -270,6 +270,14 @@ func TestIdempotencyKeyConflictsWithoutTenant(t *testing.T) {
 	err := db.App.QueryRow(ctx, anonymous, postgres.ReadWrite, upsert, []any{""}, &inserted)
 	if !errors.Is(err, pgx.ErrNoRows) {
 		t.Errorf("second insert of the same tenantless key: err = %v, want a conflict (no row returned)", err)
+	}
+	// The scope's digest keeps its parts apart: scopes whose columns only concatenate to the same text
+	// are different records.
+	const insert = `INSERT INTO idempotency_keys (tenant_id, user_id, route, key, request_hash) VALUES (NULL, $1, $2, $3, '\x01') RETURNING true`
+	for _, scope := range [][]any{{"u", "POST /x", "1 2"}, {"u", "POST /x 1", "2"}, {"u POST", "/x", "1 2"}, {"", "u POST /x", "1 2"}} {
+		if err := db.App.QueryRow(ctx, anonymous, postgres.ReadWrite, insert, scope, &inserted); err != nil {
+			t.Errorf("scope %q: %v", scope, err)
+		}
 	}
 }
 
