@@ -21,8 +21,9 @@ func BenchmarkCleanupIdempotencyKeys(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		if _, err := db.Owner.Exec(ctx, `
-INSERT INTO idempotency_keys (route, key, request_hash, expires_at)
-SELECT 'POST /x', 'k' || g, '\x00', now() - interval '1 hour' FROM generate_series(1, $1) g`, rows); err != nil {
+INSERT INTO idempotency_keys (route, key, request_hash, expires_at, scope)
+SELECT 'POST /x', 'k' || g, '\x00', now() - interval '1 hour', idempotency_scope(NULL, '', 'POST /x', 'k' || g)
+FROM generate_series(1, $1) g`, rows); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()

@@ -75,10 +75,10 @@ func TestCleanupDeletesOnlyExpired(t *testing.T) {
 
 	for _, tenant := range []any{a, b, nil} {
 		exec(t, db, `
-INSERT INTO idempotency_keys (tenant_id, route, key, request_hash, expires_at) VALUES
-    ($1, 'POST /x', 'expired-1', '\x00', now() - interval '1 hour'),
-    ($1, 'POST /x', 'expired-2', '\x00', now() - interval '1 minute'),
-    ($1, 'POST /x', 'live', '\x00', now() + interval '1 hour')`, tenant)
+INSERT INTO idempotency_keys (tenant_id, route, key, request_hash, expires_at, scope) VALUES
+    ($1, 'POST /x', 'expired-1', '\x00', now() - interval '1 hour', idempotency_scope($1, '', 'POST /x', 'expired-1')),
+    ($1, 'POST /x', 'expired-2', '\x00', now() - interval '1 minute', idempotency_scope($1, '', 'POST /x', 'expired-2')),
+    ($1, 'POST /x', 'live', '\x00', now() + interval '1 hour', idempotency_scope($1, '', 'POST /x', 'live'))`, tenant)
 		exec(t, db, `
 INSERT INTO audit_events (tenant_id, kind, occurred_at) VALUES
     ($1, 'old-1', now() - interval '100 days'),
@@ -188,7 +188,8 @@ INSERT INTO auth_challenges (token_hash, kind, user_id, detail, expires_at) VALU
 func TestCleanupStepFailureDoesNotStopOthers(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
-	exec(t, db, `INSERT INTO idempotency_keys (route, key, request_hash, expires_at) VALUES ('POST /x', 'k', '\x00', now() - interval '1 hour')`)
+	exec(t, db, `INSERT INTO idempotency_keys (route, key, request_hash, expires_at, scope)
+VALUES ('POST /x', 'k', '\x00', now() - interval '1 hour', idempotency_scope(NULL, '', 'POST /x', 'k'))`)
 
 	real := maintenance.CleanupSteps(maintenance.Options{})[0]
 	steps := []maintenance.Step{

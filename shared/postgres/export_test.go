@@ -15,3 +15,6 @@ func (db *DB) EnqueueCombined(ctx context.Context, p auth.Principal, sql string,
 		return db.combine.await(ctx, it)
 	}
 }
+
+// ScopeDigest is scopeDigest, for TestScopeDigestMatchesSQL.
+var ScopeDigest = scopeDigest

@@ -58,8 +58,10 @@ func arrange(t testing.TB, owner *pgxpool.Pool) world {
 			[]any{w.tenantA, w.businessA, w.userA, w.tenantB, w.businessB, w.userB}},
 		{`INSERT INTO horses (id, tenant_id, name, owner_business_id, created_by) VALUES ($1, $2, 'Alpha', $3, $4), ($5, $6, 'Bravo', $7, $8)`,
 			[]any{w.horseA, w.tenantA, w.businessA, w.userA, w.horseB, w.tenantB, w.businessB, w.userB}},
-		{`INSERT INTO idempotency_keys (tenant_id, user_id, route, key, request_hash)
-		  VALUES ($1, $2, 'POST /horses', 'k1', '\x01'), ($3, $4, 'POST /horses', 'k1', '\x02'), (NULL, '', 'POST /signup', 'k1', '\x03')`,
+		{`INSERT INTO idempotency_keys (tenant_id, user_id, route, key, request_hash, scope)
+		  VALUES ($1, $2, 'POST /horses', 'k1', '\x01', idempotency_scope($1, $2, 'POST /horses', 'k1')),
+		         ($3, $4, 'POST /horses', 'k1', '\x02', idempotency_scope($3, $4, 'POST /horses', 'k1')),
+		         (NULL, '', 'POST /signup', 'k1', '\x03', idempotency_scope(NULL, '', 'POST /signup', 'k1'))`,
 			[]any{w.tenantA, w.userA, w.tenantB, w.userB}},
 		// One event per tenant in the current month's partition, and old ones in the default partition.
 		{`INSERT INTO audit_events (tenant_id, user_id, kind, occurred_at) VALUES

@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"crypto/md5" //nolint:gosec // a hash to index by (migration 0010), not a signature
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -10,8 +11,11 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -47,12 +51,13 @@ func (s *IdempotencyStore) Pending(k idempotency.Key, requestHash []byte, lease,
 // leaseSQL takes a pending lease (see Pending). Its arguments are leaseArgs.
 const leaseSQL = `
 INSERT INTO idempotency_keys
-    (tenant_id, user_id, route, key, request_hash, lease_token, lease_expires_at, status, expires_at)
+    (tenant_id, user_id, route, key, request_hash, lease_token, lease_expires_at, status, expires_at, scope)
 VALUES (nullif($1, '')::uuid, $2, $3, $4, $5, $6::uuid, now() + make_interval(secs => $7::float8),
-        'in_flight', now() + make_interval(secs => $8::float8))`
+        'in_flight', now() + make_interval(secs => $8::float8), $9::uuid)`
 
 func leaseArgs(p *idempotency.Pending) []any {
-	return []any{p.Key.TenantID, p.Key.UserID, p.Key.Route, p.Key.Key, p.RequestHash, p.Token, p.Lease.Seconds(), p.TTL.Seconds()}
+	return []any{p.Key.TenantID, p.Key.UserID, p.Key.Route, p.Key.Key, p.RequestHash, p.Token, p.Lease.Seconds(), p.TTL.Seconds(),
+		scopeDigest(p.Key)}
 }
 
 // takeLease returns the pending idempotency lease of ctx, now claimed by a write transaction of db for
@@ -98,9 +103,10 @@ func NewRecordedWrite(ctes, final, from, body string, nargs int) RecordedWrite {
 	record := `,
 idempotency_record AS (
     INSERT INTO idempotency_keys
-        (tenant_id, user_id, route, key, request_hash, status, response_status, response_headers, response_body, expires_at)
+        (tenant_id, user_id, route, key, request_hash, status, response_status, response_headers, response_body, expires_at, scope)
     SELECT nullif(` + n(1) + `::text, '')::uuid, ` + n(2) + `::text, ` + n(3) + `::text, ` + n(4) + `::text, ` + n(5) + `::bytea,
-           'completed', ` + n(6) + `::int, ` + n(7) + `::jsonb, ` + body + `, now() + make_interval(secs => ` + n(8) + `::float8)
+           'completed', ` + n(6) + `::int, ` + n(7) + `::jsonb, ` + body + `, now() + make_interval(secs => ` + n(8) + `::float8),
+           ` + n(9) + `::uuid
     FROM ` + from + `
 )
 `
@@ -113,7 +119,7 @@ func recordArgs(l *idempotency.Pending, exp *idempotency.Expected) []any {
 	if err != nil || exp.Header == nil {
 		headers = []byte("{}")
 	}
-	return []any{l.Key.TenantID, l.Key.UserID, l.Key.Route, l.Key.Key, l.RequestHash, exp.Status, headers, l.TTL.Seconds()}
+	return []any{l.Key.TenantID, l.Key.UserID, l.Key.Route, l.Key.Key, l.RequestHash, exp.Status, headers, l.TTL.Seconds(), scopeDigest(l.Key)}
 }
 
 // EncoderJSON is the SQL expression of the bytes encoding/json's Encoder writes for the JSON text
@@ -146,14 +152,14 @@ WITH cur AS (
            k.expires_at > now() AND NOT (k.status = 'in_flight' AND k.lease_expires_at <= now() AND k.request_hash = $5)
                AS blocks
     FROM idempotency_keys k
-    WHERE k.scope = idempotency_scope(nullif($1, '')::uuid, $2, $3, $4)
+    WHERE k.scope = $9::uuid
       AND k.key = $4 AND k.route = $3 AND k.user_id = $2 AND k.tenant_id IS NOT DISTINCT FROM nullif($1, '')::uuid
 ),
 ins AS (
     INSERT INTO idempotency_keys AS k
-        (tenant_id, user_id, route, key, request_hash, lease_token, lease_expires_at, status, expires_at)
+        (tenant_id, user_id, route, key, request_hash, lease_token, lease_expires_at, status, expires_at, scope)
     SELECT nullif($1, '')::uuid, $2, $3, $4, $5, $6::uuid, now() + make_interval(secs => $7::float8),
-           'in_flight', now() + make_interval(secs => $8::float8)
+           'in_flight', now() + make_interval(secs => $8::float8), $9::uuid
     WHERE NOT EXISTS (SELECT 1 FROM cur WHERE cur.blocks)
     ON CONFLICT ON CONSTRAINT idempotency_keys_scope_key DO UPDATE
         SET request_hash = EXCLUDED.request_hash, lease_token = EXCLUDED.lease_token,
@@ -172,7 +178,7 @@ WHERE NOT EXISTS (SELECT 1 FROM ins)`
 // Begin implements idempotency.Store.
 func (s *IdempotencyStore) Begin(ctx context.Context, k idempotency.Key, requestHash []byte, lease, ttl time.Duration) (idempotency.Outcome, error) {
 	token := newToken()
-	args := []any{k.TenantID, k.UserID, k.Route, k.Key, requestHash, token, lease.Seconds(), ttl.Seconds()}
+	args := []any{k.TenantID, k.UserID, k.Route, k.Key, requestHash, token, lease.Seconds(), ttl.Seconds(), scopeDigest(k)}
 	for attempt := 0; ; attempt++ {
 		var (
 			acquired bool
@@ -213,7 +219,7 @@ const completeSQL = `
 UPDATE idempotency_keys
 SET status = 'completed', response_status = $6, response_headers = $7, response_body = $8,
     lease_token = NULL, lease_expires_at = NULL
-WHERE scope = idempotency_scope(nullif($1, '')::uuid, $2, $3, $4)
+WHERE scope = $9::uuid
   AND key = $4 AND route = $3 AND user_id = $2 AND tenant_id IS NOT DISTINCT FROM nullif($1, '')::uuid
   AND status = 'in_flight' AND lease_token = $5::uuid`
 
@@ -228,7 +234,7 @@ func (s *IdempotencyStore) Complete(ctx context.Context, k idempotency.Key, leas
 		body = []byte{}
 	}
 	// Storing the response shares its round trip with concurrent requests' (DB.ExecCombined).
-	n, err := s.db.ExecCombined(ctx, principal(k), completeSQL, k.TenantID, k.UserID, k.Route, k.Key, leaseToken, rec.Status, headers, body)
+	n, err := s.db.ExecCombined(ctx, principal(k), completeSQL, k.TenantID, k.UserID, k.Route, k.Key, leaseToken, rec.Status, headers, body, scopeDigest(k))
 	if err != nil {
 		return fmt.Errorf("idempotency: complete: %w", err)
 	}
@@ -240,18 +246,44 @@ func (s *IdempotencyStore) Complete(ctx context.Context, k idempotency.Key, leas
 
 const releaseSQL = `
 DELETE FROM idempotency_keys
-WHERE scope = idempotency_scope(nullif($1, '')::uuid, $2, $3, $4)
+WHERE scope = $6::uuid
   AND key = $4 AND route = $3 AND user_id = $2 AND tenant_id IS NOT DISTINCT FROM nullif($1, '')::uuid
   AND status = 'in_flight' AND lease_token = $5::uuid`
 
 // Release implements idempotency.Store.
 func (s *IdempotencyStore) Release(ctx context.Context, k idempotency.Key, leaseToken string) error {
 	err := s.db.Query(ctx, principal(k), ReadWrite, releaseSQL,
-		[]any{k.TenantID, k.UserID, k.Route, k.Key, leaseToken}, func(pgx.Rows) error { return nil })
+		[]any{k.TenantID, k.UserID, k.Route, k.Key, leaseToken, scopeDigest(k)}, func(pgx.Rows) error { return nil })
 	if err != nil {
 		return fmt.Errorf("idempotency: release: %w", err)
 	}
 	return nil
+}
+
+// scopeDigest is the digest of k's scope that finds its record (the scope column, migration 0010): md5 of
+// the tenant (canonical, or "-"), the user and the route, each prefixed with its length in characters,
+// then the key; the bytes of SQL's idempotency_scope(tenant_id, user_id, route, key), which
+// TestScopeDigestMatchesSQL keeps equal.
+func scopeDigest(k idempotency.Key) [16]byte {
+	tenant := "-"
+	if k.TenantID != "" {
+		tenant = k.TenantID
+		if id, err := uuid.Parse(k.TenantID); err == nil {
+			tenant = id.String()
+		}
+	}
+	var b strings.Builder
+	b.Grow(len(tenant) + len(k.UserID) + len(k.Route) + len(k.Key) + 16)
+	b.WriteString(tenant)
+	for _, part := range []string{k.UserID, k.Route} {
+		b.WriteByte(' ')
+		b.WriteString(strconv.Itoa(utf8.RuneCountInString(part)))
+		b.WriteByte(':')
+		b.WriteString(part)
+	}
+	b.WriteByte(' ')
+	b.WriteString(k.Key)
+	return md5.Sum([]byte(b.String()))
 }
 
 func principal(k idempotency.Key) auth.Principal {

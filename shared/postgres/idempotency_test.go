@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/rocker-app/corral/shared/idempotency"
 	"github.com/rocker-app/corral/shared/idempotency/storetest"
 	"github.com/rocker-app/corral/shared/postgres"
@@ -156,4 +158,27 @@ func BenchmarkIdempotencyStore(b *testing.B) {
 			}
 		}
 	})
+}
+
+// The digest the store sends with every record (scopeDigest) is SQL's idempotency_scope, which filled the
+// records written before migration 0010: a record written then is found now.
+func TestScopeDigestMatchesSQL(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	for _, k := range []idempotency.Key{
+		{TenantID: "6F1C2B9E-7A0E-4B53-9A7A-1C1E2F3A4B5C", UserID: "u-1", Route: "POST /horses", Key: "k"},
+		{TenantID: "", UserID: "", Route: "POST /auth/signup", Key: "anonymous key"},
+		{TenantID: uuid.NewString(), UserID: uuid.NewString(), Route: "PATCH /horses/{id}", Key: "ünïcode ключ 🐎 with spaces"},
+		{TenantID: uuid.NewString(), UserID: "user with 7 chars", Route: "r", Key: ""},
+		{TenantID: uuid.NewString(), UserID: "üser", Route: "POST /pferde/ä", Key: "k"},
+	} {
+		var want [16]byte
+		if err := db.Owner.QueryRow(context.Background(), `SELECT idempotency_scope(nullif($1, '')::uuid, $2, $3, $4)`,
+			k.TenantID, k.UserID, k.Route, k.Key).Scan(&want); err != nil {
+			t.Fatal(err)
+		}
+		if got := postgres.ScopeDigest(k); got != want {
+			t.Errorf("%+v: digest %x, SQL's %x", k, got, want)
+		}
+	}
 }

@@ -186,8 +186,8 @@ func TestTenantIsolation(t *testing.T) {
 			{"business member", `INSERT INTO business_members (tenant_id, business_id, user_id, role) VALUES ($1, $2, $3, 'staff')`, []any{w.tenantB, w.businessB, w.userA}},
 			{"horse", `INSERT INTO horses (tenant_id, name, created_by) VALUES ($1, 'x', $2)`, []any{w.tenantB, w.userA}},
 			{"horse moved to B", `UPDATE horses SET tenant_id = $1 WHERE id = $2`, []any{w.tenantB, w.horseA}},
-			{"idempotency key", `INSERT INTO idempotency_keys (tenant_id, user_id, route, key, request_hash) VALUES ($1, $2, 'r', 'k2', '\x00')`, []any{w.tenantB, w.userA}},
-			{"tenantless idempotency key", `INSERT INTO idempotency_keys (tenant_id, route, key, request_hash) VALUES (NULL, 'r', 'k3', '\x00')`, nil},
+			{"idempotency key", `INSERT INTO idempotency_keys (tenant_id, user_id, route, key, request_hash, scope) VALUES ($1, $2, 'r', 'k2', '\x00', idempotency_scope($1, $2, 'r', 'k2'))`, []any{w.tenantB, w.userA}},
+			{"tenantless idempotency key", `INSERT INTO idempotency_keys (tenant_id, route, key, request_hash, scope) VALUES (NULL, 'r', 'k3', '\x00', idempotency_scope(NULL, '', 'r', 'k3'))`, nil},
 			{"audit event", `INSERT INTO audit_events (tenant_id, kind) VALUES ($1, 'x')`, []any{w.tenantB}},
 			{"tenantless audit event", `INSERT INTO audit_events (tenant_id, kind) VALUES (NULL, 'x')`, nil},
 			{"user other than self", `INSERT INTO users (email) VALUES ($1)`, []any{uuid.NewString() + "@example.com"}},
@@ -258,8 +258,8 @@ func TestIdempotencyKeyConflictsWithoutTenant(t *testing.T) {
 	db := pgtest.New(t)
 	ctx := context.Background()
 	const upsert = `
-		INSERT INTO idempotency_keys (tenant_id, user_id, route, key, request_hash)
-		VALUES (nullif($1, '')::uuid, '', 'POST /signup', 'same-key', '\x01')
+		INSERT INTO idempotency_keys (tenant_id, user_id, route, key, request_hash, scope)
+		VALUES (nullif($1, '')::uuid, '', 'POST /signup', 'same-key', '\x01', idempotency_scope(nullif($1, '')::uuid, '', 'POST /signup', 'same-key'))
 		ON CONFLICT (scope) DO NOTHING
 		RETURNING true`
 	anonymous := auth.Principal{}
@@ -273,7 +273,8 @@ func TestIdempotencyKeyConflictsWithoutTenant(t *testing.T) {
 	}
 	// The scope's digest keeps its parts apart: scopes whose columns only concatenate to the same text
 	// are different records.
-	const insert = `INSERT INTO idempotency_keys (tenant_id, user_id, route, key, request_hash) VALUES (NULL, $1, $2, $3, '\x01') RETURNING true`
+	const insert = `INSERT INTO idempotency_keys (tenant_id, user_id, route, key, request_hash, scope)
+		VALUES (NULL, $1, $2, $3, '\x01', idempotency_scope(NULL, $1, $2, $3)) RETURNING true`
 	for _, scope := range [][]any{{"u", "POST /x", "1 2"}, {"u", "POST /x 1", "2"}, {"u POST", "/x", "1 2"}, {"", "u POST /x", "1 2"}} {
 		if err := db.App.QueryRow(ctx, anonymous, postgres.ReadWrite, insert, scope, &inserted); err != nil {
 			t.Errorf("scope %q: %v", scope, err)

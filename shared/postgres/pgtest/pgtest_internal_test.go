@@ -75,7 +75,8 @@ func TestMaintReachesOnlyMaintainedTables(t *testing.T) {
 	ctx := context.Background()
 	const arrange = `
 WITH t AS (INSERT INTO tenants (name, slug) VALUES ('a', 'a'), ('b', 'b') RETURNING id)
-INSERT INTO idempotency_keys (tenant_id, route, key, request_hash) SELECT id, 'POST /x', 'k', '\x00' FROM t`
+INSERT INTO idempotency_keys (tenant_id, route, key, request_hash, scope)
+SELECT id, 'POST /x', 'k', '\x00', idempotency_scope(id, '', 'POST /x', 'k') FROM t`
 	if _, err := db.Owner.Exec(ctx, arrange); err != nil {
 		t.Fatal(err)
 	}
