@@ -3,7 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"crypto/md5" //nolint:gosec // a hash to index by (migration 0010), not a signature
+	"crypto/md5" // a digest to index by (migration 0010), not a signature
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
