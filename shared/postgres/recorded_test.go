@@ -1,9 +1,11 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -108,6 +110,25 @@ func TestHorseRecordedResponse(t *testing.T) {
 		}
 		if diff := cmp.Diff(string(writeJSON(h)), string(body)); diff != "" {
 			t.Errorf("recorded body (-httpapi.WriteJSON +SQL):\n%s", diff)
+		}
+	})
+
+	t.Run("update, timestamps of every precision", func(t *testing.T) {
+		// encoding/json drops a fraction's trailing zeros (and a bare dot): so must the SQL rendering.
+		for i, at := range []string{"2026-01-02 03:04:05+00", "2026-01-02 03:04:05.1+00", "2026-01-02 03:04:05.12345+00",
+			"2026-01-02 03:04:05.000001+00", "2026-01-02 03:04:05.999999+00", "1999-12-31 23:59:59.5-05"} {
+			if _, err := db.Owner.Exec(t.Context(), `UPDATE horses SET created_at = $2 WHERE id = $1`, created["plain"].ID, at); err != nil {
+				t.Fatal(err)
+			}
+			key := fmt.Sprintf("update-precision-%d", i)
+			ctx, _ := recordedCall(store, w.tenantA, w.userA, "PATCH /horses/{id}", key, http.StatusOK, http.Header{})
+			h, err := s.Update(ctx, w.principalA, created["plain"].ID, horse.UpdateRequest{Name: addr(key)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, _, body := storedRecord(t, db, key); !bytes.Equal(body, writeJSON(h)) {
+				t.Errorf("created_at %s: recorded body\n%s\nwant (httpapi.WriteJSON)\n%s", at, body, writeJSON(h))
+			}
 		}
 	})
 
