@@ -5,7 +5,7 @@
 -- and after each checkpoint the first change to each of its pages writes that whole page to the WAL: a
 -- saturation run of PATCH /horses wrote 2.7 KB of WAL per request, mostly those page images, against the
 -- reference chain's 0.26 KB. The digest (a uuid: 16 bytes, compared as such) makes the index ~3x smaller
--- (38 MB for the same records), with ~3x fewer pages to touch and to image.
+-- (40 MB for the same records), with ~3x fewer pages to touch and to image.
 --
 -- idempotency_scope is the digest: md5 over the tenant (a uuid, or '-'), the user and the route, each
 -- length-prefixed, then the key, so distinct scopes give distinct inputs. md5 serves as a hash here, not

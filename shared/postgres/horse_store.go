@@ -196,20 +196,23 @@ func newHorse(p auth.Principal, in horse.CreateRequest, now time.Time) (horse.Ho
 	if h.CreatedBy, err = canonicalUUID("created_by", p.UserID); err != nil {
 		return h, err
 	}
-	for _, f := range []struct {
-		name    string
-		in, out **string
-	}{{"owner_user_id", &in.OwnerUserID, &h.OwnerUserID}, {"owner_business_id", &in.OwnerBusinessID, &h.OwnerBusinessID}} {
-		if *f.in == nil {
-			continue
-		}
-		id, err := canonicalUUID(f.name, **f.in)
-		if err != nil {
-			return h, err
-		}
-		*f.out = &id
+	if h.OwnerUserID, err = canonicalOptionalUUID("owner_user_id", in.OwnerUserID); err != nil {
+		return h, err
 	}
-	return h, nil
+	h.OwnerBusinessID, err = canonicalOptionalUUID("owner_business_id", in.OwnerBusinessID)
+	return h, err
+}
+
+// canonicalOptionalUUID is canonicalUUID for an optional id: nil stays nil.
+func canonicalOptionalUUID(field string, s *string) (*string, error) {
+	if s == nil {
+		return nil, nil
+	}
+	id, err := canonicalUUID(field, *s)
+	if err != nil {
+		return nil, err
+	}
+	return &id, nil
 }
 
 // nonEmpty is s, or nil when s is empty: an optional text set to "" is stored as null.

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -272,18 +271,17 @@ func scopeDigest(k idempotency.Key) [16]byte {
 			tenant = id.String()
 		}
 	}
-	var b strings.Builder
-	b.Grow(len(tenant) + len(k.UserID) + len(k.Route) + len(k.Key) + 16)
-	b.WriteString(tenant)
+	b := make([]byte, 0, len(tenant)+len(k.UserID)+len(k.Route)+len(k.Key)+16)
+	b = append(b, tenant...)
 	for _, part := range []string{k.UserID, k.Route} {
-		b.WriteByte(' ')
-		b.WriteString(strconv.Itoa(utf8.RuneCountInString(part)))
-		b.WriteByte(':')
-		b.WriteString(part)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(utf8.RuneCountInString(part)), 10)
+		b = append(b, ':')
+		b = append(b, part...)
 	}
-	b.WriteByte(' ')
-	b.WriteString(k.Key)
-	return md5.Sum([]byte(b.String()))
+	b = append(b, ' ')
+	b = append(b, k.Key...)
+	return md5.Sum(b)
 }
 
 func principal(k idempotency.Key) auth.Principal {
