@@ -274,7 +274,7 @@ func TestIdempotencyKeyConflictsWithoutTenant(t *testing.T) {
 	// The scope's digest keeps its parts apart: scopes whose columns only concatenate to the same text
 	// are different records.
 	const insert = `INSERT INTO idempotency_keys (tenant_id, user_id, route, key, request_hash, scope)
-		VALUES (NULL, $1, $2, $3, '\x01', idempotency_scope(NULL, $1, $2, $3)) RETURNING true`
+		VALUES (NULL, $1::text, $2::text, $3::text, '\x01', idempotency_scope(NULL, $1, $2, $3)) RETURNING true`
 	for _, scope := range [][]any{{"u", "POST /x", "1 2"}, {"u", "POST /x 1", "2"}, {"u POST", "/x", "1 2"}, {"", "u POST /x", "1 2"}} {
 		if err := db.App.QueryRow(ctx, anonymous, postgres.ReadWrite, insert, scope, &inserted); err != nil {
 			t.Errorf("scope %q: %v", scope, err)
