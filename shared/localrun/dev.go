@@ -9,12 +9,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rocker-app/corral/shared/auth"
 	"github.com/rocker-app/corral/shared/postgres/schema"
+	"github.com/rocker-app/corral/shared/samtemplate"
 	"github.com/rocker-app/corral/shared/seal"
 )
 
@@ -138,4 +140,35 @@ func Prepare(ctx context.Context, ownerURL string, sealer *seal.Sealer, index *s
 		}
 	}
 	return Seed(ctx, owner, sealer, index)
+}
+
+// GoRuntimeEnv returns the Go runtime's variables (GOGC, GOMEMLIMIT, GODEBUG, GOMAXPROCS) that
+// template.yaml sets literally for every function, as "KEY=value", sorted: what a function's process
+// starts with in Lambda. The cold-start measurement passes them on.
+func GoRuntimeEnv(tpl *samtemplate.Template) []string {
+	var out []string
+	for _, k := range []string{"GODEBUG", "GOGC", "GOMAXPROCS", "GOMEMLIMIT"} {
+		if v, ok := tpl.GlobalEnv[k]; ok {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+// RunnerGCPercent is the GOGC the local runner should apply to itself: the template's, unless the runner's
+// own environment sets GOGC (then the Go runtime has applied that one already: ok is false). The runner
+// hosts every function in one process, so the template's per-function GOMEMLIMIT does not apply to it.
+func RunnerGCPercent(tpl *samtemplate.Template, getenv func(string) string) (percent int, ok bool, err error) {
+	v, set := tpl.GlobalEnv["GOGC"]
+	if !set || getenv("GOGC") != "" {
+		return 0, false, nil
+	}
+	if v == "off" {
+		return -1, true, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, false, fmt.Errorf("template.yaml: GOGC %q: want a non-negative number or off", v)
+	}
+	return n, true, nil
 }

@@ -16,12 +16,17 @@ import (
 	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/cloudformation/serverless"
 	"github.com/awslabs/goformation/v7/intrinsics"
+	"gopkg.in/yaml.v3"
 )
 
 // Template is the part of template.yaml that Corral's tooling reads.
 type Template struct {
 	Functions []Function // sorted by Name
 	Queues    []Queue    // AWS::SQS::Queue resources, sorted by Name
+	// GlobalEnv holds the variables of Globals.Function.Environment whose values are literal strings in
+	// the template (those from parameters and other intrinsics are left out: the local tools set their
+	// own, see localrun.DevEnv).
+	GlobalEnv map[string]string
 }
 
 // Function is one AWS::Serverless::Function.
@@ -83,7 +88,34 @@ func Load(file string) (*Template, error) {
 	if err := readQueuesAndEvents(t, processed); err != nil {
 		return nil, fmt.Errorf("samtemplate: %s: %w", file, err)
 	}
+	if t.GlobalEnv, err = globalEnv(data); err != nil {
+		return nil, fmt.Errorf("samtemplate: %s: %w", file, err)
+	}
 	return t, nil
+}
+
+// globalEnv reads the literal string variables of Globals.Function.Environment from the unprocessed
+// template: after intrinsics are resolved a parameter's default is indistinguishable from a literal.
+func globalEnv(data []byte) (map[string]string, error) {
+	var doc struct {
+		Globals struct {
+			Function struct {
+				Environment struct {
+					Variables map[string]yaml.Node `yaml:"Variables"`
+				} `yaml:"Environment"`
+			} `yaml:"Function"`
+		} `yaml:"Globals"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	env := map[string]string{}
+	for k, v := range doc.Globals.Function.Environment.Variables {
+		if v.Kind == yaml.ScalarNode && v.Tag == "!!str" {
+			env[k] = v.Value
+		}
+	}
+	return env, nil
 }
 
 // Find locates template.yaml by walking up from dir, so tests in any package can load it.

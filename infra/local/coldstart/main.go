@@ -135,12 +135,16 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		ownerURL = localrun.DefaultOwnerURL
 	}
 	err = localrun.Prepare(ctx, ownerURL, deps.Sealer, deps.BlindIndex)
-	var queueEnv map[string]string
+	var (
+		queueEnv map[string]string
+		goEnv    []string // the template's Go runtime settings, which Lambda starts every function with
+	)
 	if err == nil {
 		// The template's queues, as make dev creates them: the functions that send (outbox-relay, ...)
 		// get their QUEUE_URL_* like in Lambda.
 		var tpl *samtemplate.Template
 		if tpl, err = samtemplate.Load(tplPath); err == nil {
+			goEnv = localrun.GoRuntimeEnv(tpl)
 			var qs map[string]localrun.LocalQueue
 			if qs, err = localrun.SetupQueues(ctx, deps, tpl); err == nil {
 				queueEnv = localrun.QueueEnv(qs)
@@ -183,6 +187,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		}
 		return env(k)
 	})
+	baseEnv = append(baseEnv, goEnv...)
 
 	names, err := functionNames(root, *only)
 	if err != nil {

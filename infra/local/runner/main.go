@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -70,6 +71,14 @@ func run(ctx context.Context, getenv func(string) string) error {
 	tpl, err := samtemplate.Load(tplPath)
 	if err != nil {
 		return err
+	}
+	// The functions' collector setting, as Lambda starts them with it (template.yaml, Globals).
+	switch pct, ok, err := localrun.RunnerGCPercent(tpl, getenv); {
+	case err != nil:
+		return err
+	case ok:
+		debug.SetGCPercent(pct)
+		log.Info("GOGC from template.yaml", "gogc", pct)
 	}
 	queues, err := localrun.SetupQueues(ctx, deps, tpl)
 	if err != nil {
