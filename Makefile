@@ -20,7 +20,7 @@ PKGS ?= ./...
 # `make bench`: the middleware pieces (JWT, rate limit, idempotency, problems, cursors, the whole chain).
 BENCH ?= Verify|Allow|Cursor|WriteError|Chain|Idempotency
 BENCH_COUNT ?= 6
-BENCH_PKGS ?= ./shared/auth/ ./shared/ratelimit/ ./shared/httpapi/ ./shared/postgres/ ./shared/dynamo/ ./shared/platform/
+BENCH_PKGS ?= ./shared/auth/ ./shared/ratelimit/ ./shared/httpapi/ ./shared/postgres/ ./shared/dynamo/ ./shared/platform/ ./shared/catalog/
 
 .PHONY: help dev test bench lint vuln fmt build migrate-up migrate-down invoke token stop clean load coldstart
 
