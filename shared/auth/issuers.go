@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -93,8 +94,11 @@ func ParseTrustedIssuers(text string) ([]TrustedIssuer, error) {
 	return out, nil
 }
 
-// cognitoIssuer matches a Cognito user pool's issuer.
-var cognitoIssuer = regexp.MustCompile(`^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9-]+_[A-Za-z0-9]+$`)
+// cognitoIssuer matches a Cognito user pool's issuer; compiled on first use, not in every function's
+// cold start (package initialisation runs before main whether or not a Cognito issuer is configured).
+var cognitoIssuer = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9-]+_[A-Za-z0-9]+$`)
+})
 
 // trustedIssuer is one issuer a Verifier accepts: its keys, its parser and its claim rules.
 type trustedIssuer struct {
@@ -131,7 +135,7 @@ func newTrustedIssuer(t TrustedIssuer, extra []verifyKey, client *http.Client, l
 		if t.Issuer == "" && t.Region != "" && t.UserPoolID != "" {
 			t.Issuer = "https://cognito-idp." + t.Region + ".amazonaws.com/" + t.UserPoolID
 		}
-		if !cognitoIssuer.MatchString(t.Issuer) {
+		if !cognitoIssuer().MatchString(t.Issuer) {
 			return nil, fmt.Errorf("cognito issuer %q is not https://cognito-idp.<region>.amazonaws.com/<user pool id>", t.Issuer)
 		}
 		if t.HS256Secret != "" {

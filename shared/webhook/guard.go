@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -73,8 +74,9 @@ func ParseAllowedHosts(s string) []string {
 	return out
 }
 
-// refused lists the address ranges no delivery may reach.
-var refused = func() []netip.Prefix {
+// refused lists the address ranges no delivery may reach; built on first use, not in the package
+// initialisation every function runs at its cold start.
+var refused = sync.OnceValue(func() []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range []string{
 		"0.0.0.0/8",       // "this network", unspecified
@@ -107,7 +109,7 @@ var refused = func() []netip.Prefix {
 		out = append(out, netip.MustParsePrefix(s))
 	}
 	return out
-}()
+})
 
 // PublicAddr reports whether ip is an address a delivery may reach without an allow-list entry.
 func PublicAddr(ip netip.Addr) bool {
@@ -115,7 +117,7 @@ func PublicAddr(ip netip.Addr) bool {
 	if !ip.IsValid() || ip.Zone() != "" {
 		return false
 	}
-	for _, p := range refused {
+	for _, p := range refused() {
 		if p.Contains(ip) {
 			return false
 		}

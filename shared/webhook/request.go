@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/rocker-app/corral/shared/httpapi"
@@ -20,11 +21,11 @@ const (
 // AllEvents subscribes an endpoint to every event type.
 const AllEvents = "*"
 
-var eventTypeRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
+var eventTypeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`) })
 
 // ValidEventType reports whether s is a dotted lower-case name such as "horse.created", or AllEvents.
 func ValidEventType(s string) bool {
-	return s == AllEvents || (len(s) <= maxEventTypeLen && eventTypeRE.MatchString(s))
+	return s == AllEvents || (len(s) <= maxEventTypeLen && eventTypeRE().MatchString(s))
 }
 
 // CreateRequest is the body of POST /webhooks/endpoints. The URL's scheme and addresses are checked by
