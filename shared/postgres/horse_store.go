@@ -311,9 +311,10 @@ var (
 		`SELECT h.* FROM h`, "h", horseJSONBody, 12)
 )
 
-// Update implements horse.Store: one statement (updateWrite or updateOwnerWrite), which stores the request's finished
-// idempotency record when its handler declared the response (200, as horse.Update does), as Create does.
-// Only when it changes nothing does a second read tell a missing horse from a forbidden one.
+// Update implements horse.Store: one statement (updateWrite or updateOwnerWrite), which stores the
+// request's finished idempotency record when its handler declared the response (200, as horse.Update
+// does), as Create does. Only when it changes nothing does a second read tell a missing horse from a
+// forbidden one.
 func (s *HorseStore) Update(ctx context.Context, p auth.Principal, id string, u horse.UpdateRequest) (horse.Horse, error) {
 	var h horse.Horse
 	args := []any{id, p.UserID, p.CanManageTenant(), u.Name, u.Breed, u.Sex, u.Color, u.BirthYear, u.Discipline,
