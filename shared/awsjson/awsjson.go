@@ -1,7 +1,7 @@
 // Package awsjson is a small client for the AWS APIs that speak the JSON protocol (awsJson1_0 and
 // awsJson1_1): every operation is a POST of a JSON document to "/" naming the operation in the
-// X-Amz-Target header, signed with Signature Version 4. DynamoDB, KMS, SSM and Secrets Manager are such
-// APIs.
+// X-Amz-Target header, signed with Signature Version 4. DynamoDB, KMS, SSM, Secrets Manager and SQS are
+// such APIs.
 //
 // It stands in for the SDK's generated service clients in the few places that call one or two operations
 // of a service: each generated client links megabytes of code and runs milliseconds of package
@@ -54,6 +54,7 @@ var (
 	KMS            = Service{SigningName: "kms", EndpointPrefix: "kms", TargetPrefix: "TrentService", JSONVersion: "1.1"}
 	SSM            = Service{SigningName: "ssm", EndpointPrefix: "ssm", TargetPrefix: "AmazonSSM", JSONVersion: "1.1"}
 	SecretsManager = Service{SigningName: "secretsmanager", EndpointPrefix: "secretsmanager", TargetPrefix: "secretsmanager", JSONVersion: "1.1"}
+	SQS            = Service{SigningName: "sqs", EndpointPrefix: "sqs", TargetPrefix: "AmazonSQS", JSONVersion: "1.0"}
 )
 
 // Defaults of Options.
@@ -316,6 +317,7 @@ var throttling = map[string]bool{
 	"TooManyRequestsException":               true,
 	"ProvisionedThroughputExceededException": true,
 	"RequestLimitExceeded":                   true,
+	"RequestThrottled":                       true, // SQS
 	"LimitExceededException":                 true,
 	"TransactionInProgressException":         true,
 }

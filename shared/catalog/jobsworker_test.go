@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
@@ -39,13 +37,12 @@ func asyncEnv(t *testing.T) (env *platformtest.Env, jobsURL, jobsARN string) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	out, err := env.Deps.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("jobs-" + hex.EncodeToString(b))})
+	jobsURL, err := env.Deps.SQS.CreateQueue(ctx, "jobs-"+hex.EncodeToString(b), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	jobsURL = aws.ToString(out.QueueUrl)
 	t.Cleanup(func() {
-		_, _ = env.Deps.SQS.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(jobsURL)})
+		_ = env.Deps.SQS.DeleteQueue(context.Background(), jobsURL)
 	})
 	if jobsARN, err = sqsx.QueueARN(ctx, env.Deps.SQS, jobsURL); err != nil {
 		t.Fatal(err)

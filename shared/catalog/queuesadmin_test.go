@@ -9,8 +9,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rocker-app/corral/shared/catalog"
@@ -23,7 +21,7 @@ import (
 
 // createQueue makes a uniquely named queue on the test SQS server, deleted after the test; with dlqARN it
 // dead-letters after maxReceives receives.
-func createQueue(t *testing.T, c *sqs.Client, dlqARN string, maxReceives string) (name, url, arn string) {
+func createQueue(t *testing.T, c *sqsx.Client, dlqARN string, maxReceives string) (name, url, arn string) {
 	t.Helper()
 	b := make([]byte, 6)
 	if _, err := rand.Read(b); err != nil {
@@ -34,12 +32,11 @@ func createQueue(t *testing.T, c *sqs.Client, dlqARN string, maxReceives string)
 	if dlqARN != "" {
 		attrs = map[string]string{"RedrivePolicy": `{"deadLetterTargetArn":"` + dlqARN + `","maxReceiveCount":"` + maxReceives + `"}`}
 	}
-	out, err := c.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+	url, err := c.CreateQueue(context.Background(), name, attrs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	url = aws.ToString(out.QueueUrl)
-	t.Cleanup(func() { _, _ = c.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(url)}) })
+	t.Cleanup(func() { _ = c.DeleteQueue(context.Background(), url) })
 	if arn, err = sqsx.QueueARN(context.Background(), c, url); err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
@@ -45,13 +43,12 @@ func newWebhookFixture(t *testing.T, fn func(d *platform.Deps) []platform.Route)
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	out, err := env.Deps.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("webhooks-" + hex.EncodeToString(b))})
+	url, err := env.Deps.SQS.CreateQueue(ctx, "webhooks-"+hex.EncodeToString(b), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := aws.ToString(out.QueueUrl)
 	t.Cleanup(func() {
-		_, _ = env.Deps.SQS.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(url)})
+		_ = env.Deps.SQS.DeleteQueue(context.Background(), url)
 	})
 	arn, err := sqsx.QueueARN(ctx, env.Deps.SQS, url)
 	if err != nil {

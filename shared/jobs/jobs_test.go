@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -35,7 +34,7 @@ import (
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // newClient returns an SQS client for the test server at SQS_ENDPOINT, failing the test when it is unset.
-func newClient(t testing.TB) *sqs.Client {
+func newClient(t testing.TB) *sqsx.Client {
 	t.Helper()
 	endpoint := os.Getenv("SQS_ENDPOINT")
 	if endpoint == "" {
@@ -45,14 +44,14 @@ func newClient(t testing.TB) *sqs.Client {
 	if region == "" {
 		region = "us-east-1"
 	}
-	return sqs.New(sqs.Options{Region: region, BaseEndpoint: aws.String(endpoint), Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
+	return sqsx.NewClient(aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}, endpoint)
 }
 
 type queue struct{ URL, ARN string }
 
 // newQueue creates a uniquely named queue (with a dead-letter queue taking messages after maxReceives
 // receives, when maxReceives > 0); both are deleted in t.Cleanup.
-func newQueue(t testing.TB, c *sqs.Client, maxReceives int) (q, dlq queue) {
+func newQueue(t testing.TB, c *sqsx.Client, maxReceives int) (q, dlq queue) {
 	t.Helper()
 	b := make([]byte, 6)
 	if _, err := rand.Read(b); err != nil {
@@ -67,15 +66,14 @@ func newQueue(t testing.TB, c *sqs.Client, maxReceives int) (q, dlq queue) {
 	return create(t, c, name, attrs), dlq
 }
 
-func create(t testing.TB, c *sqs.Client, name string, attrs map[string]string) queue {
+func create(t testing.TB, c *sqsx.Client, name string, attrs map[string]string) queue {
 	t.Helper()
 	ctx := context.Background()
-	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+	url, err := c.CreateQueue(ctx, name, attrs)
 	if err != nil {
 		t.Fatalf("create queue %s: %v", name, err)
 	}
-	url := aws.ToString(out.QueueUrl)
-	t.Cleanup(func() { _, _ = c.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(url)}) })
+	t.Cleanup(func() { _ = c.DeleteQueue(context.Background(), url) })
 	arn, err := sqsx.QueueARN(ctx, c, url)
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +82,7 @@ func create(t testing.TB, c *sqs.Client, name string, attrs map[string]string) q
 }
 
 // poll receives one batch from q as Lambda's event source mapping would deliver it.
-func poll(t testing.TB, c *sqs.Client, q queue) events.SQSEvent {
+func poll(t testing.TB, c *sqsx.Client, q queue) events.SQSEvent {
 	t.Helper()
 	ev, err := sqsx.Poll(context.Background(), c, q.URL, q.ARN, 10, time.Second, 0)
 	if err != nil {
@@ -96,7 +94,7 @@ func poll(t testing.TB, c *sqs.Client, q queue) events.SQSEvent {
 // fixture is a database with one tenant and its member, and a jobs queue on the SQS server.
 type fixture struct {
 	db     *pgtest.DB
-	sqs    *sqs.Client
+	sqs    *sqsx.Client
 	queue  queue
 	dlq    queue
 	tenant string

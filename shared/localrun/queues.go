@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-
 	"github.com/rocker-app/corral/shared/platform"
 	"github.com/rocker-app/corral/shared/samtemplate"
+	"github.com/rocker-app/corral/shared/sqsx"
 )
 
 // LocalQueue is a queue of template.yaml created on the local SQS server.
@@ -28,7 +25,7 @@ type LocalQueue struct {
 // policy (maxReceiveCount; the local server, fauxqs, moves a message to the dead-letter queue on the receive
 // after that many, as SQS does). Running it again on existing queues updates their attributes. It returns
 // the queues by Name, and fails on the first queue the server refuses.
-func CreateQueues(ctx context.Context, c *sqs.Client, tpl *samtemplate.Template, prefix string) (map[string]LocalQueue, error) {
+func CreateQueues(ctx context.Context, c *sqsx.Client, tpl *samtemplate.Template, prefix string) (map[string]LocalQueue, error) {
 	byID := map[string]LocalQueue{}
 	out := map[string]LocalQueue{}
 	for len(byID) < len(tpl.Queues) {
@@ -54,39 +51,34 @@ func CreateQueues(ctx context.Context, c *sqs.Client, tpl *samtemplate.Template,
 	return out, nil
 }
 
-func createQueue(ctx context.Context, c *sqs.Client, q samtemplate.Queue, prefix, deadLetterARN string) (LocalQueue, error) {
+func createQueue(ctx context.Context, c *sqsx.Client, q samtemplate.Queue, prefix, deadLetterARN string) (LocalQueue, error) {
 	lq := LocalQueue{Queue: q, LocalName: prefix + q.Name}
-	created, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(lq.LocalName)})
-	if err != nil {
+	var err error
+	if lq.URL, err = c.CreateQueue(ctx, lq.LocalName, nil); err != nil {
 		return lq, fmt.Errorf("localrun: create queue %s: %w", lq.LocalName, err)
 	}
-	lq.URL = aws.ToString(created.QueueUrl)
 	attrs := map[string]string{}
 	if q.VisibilityTimeout > 0 {
-		attrs[string(types.QueueAttributeNameVisibilityTimeout)] = strconv.Itoa(q.VisibilityTimeout)
+		attrs["VisibilityTimeout"] = strconv.Itoa(q.VisibilityTimeout)
 	}
 	if q.MessageRetention > 0 {
-		attrs[string(types.QueueAttributeNameMessageRetentionPeriod)] = strconv.Itoa(q.MessageRetention)
+		attrs["MessageRetentionPeriod"] = strconv.Itoa(q.MessageRetention)
 	}
 	if deadLetterARN != "" {
 		policy, err := json.Marshal(map[string]any{"deadLetterTargetArn": deadLetterARN, "maxReceiveCount": q.MaxReceiveCount})
 		if err != nil {
 			return lq, err
 		}
-		attrs[string(types.QueueAttributeNameRedrivePolicy)] = string(policy)
+		attrs["RedrivePolicy"] = string(policy)
 	}
 	if len(attrs) > 0 {
-		if _, err := c.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: created.QueueUrl, Attributes: attrs}); err != nil {
+		if err := c.SetQueueAttributes(ctx, lq.URL, attrs); err != nil {
 			return lq, fmt.Errorf("localrun: set attributes of queue %s: %w", lq.LocalName, err)
 		}
 	}
-	got, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: created.QueueUrl, AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
-	})
-	if err != nil {
-		return lq, fmt.Errorf("localrun: attributes of queue %s: %w", lq.LocalName, err)
+	if lq.ARN, err = sqsx.QueueARN(ctx, c, lq.URL); err != nil {
+		return lq, fmt.Errorf("localrun: queue %s: %w", lq.LocalName, err)
 	}
-	lq.ARN = got.Attributes[string(types.QueueAttributeNameQueueArn)]
 	return lq, nil
 }
 

@@ -12,14 +12,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/uuid"
 
 	"github.com/rocker-app/corral/shared/lambdax"
 	"github.com/rocker-app/corral/shared/platform"
 	"github.com/rocker-app/corral/shared/samtemplate"
+	"github.com/rocker-app/corral/shared/sqsx"
 )
 
 // Local AWS identity of the events the runner builds.
@@ -168,18 +166,18 @@ func (p *poller) run(ctx context.Context) {
 
 // receive long-polls for a batch, then tops it up without waiting until BatchSize (SQS returns at most 10
 // per call).
-func (p *poller) receive(ctx context.Context, wait time.Duration) ([]types.Message, error) {
-	var msgs []types.Message
+func (p *poller) receive(ctx context.Context, wait time.Duration) ([]sqsx.ReceivedMessage, error) {
+	var msgs []sqsx.ReceivedMessage
 	for len(msgs) < p.ev.BatchSize {
 		w := int32(0)
 		if len(msgs) == 0 {
 			w = int32(wait / time.Second)
 		}
-		out, err := p.r.Deps.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl:                    aws.String(p.q.URL),
+		got, err := p.r.Deps.SQS.ReceiveMessage(ctx, sqsx.ReceiveInput{
+			QueueURL:                    p.q.URL,
 			MaxNumberOfMessages:         int32(min(p.ev.BatchSize-len(msgs), 10)),
 			WaitTimeSeconds:             w,
-			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+			MessageSystemAttributeNames: []string{"All"},
 			MessageAttributeNames:       []string{"All"},
 		})
 		if err != nil {
@@ -188,8 +186,8 @@ func (p *poller) receive(ctx context.Context, wait time.Duration) ([]types.Messa
 			}
 			return nil, err
 		}
-		msgs = append(msgs, out.Messages...)
-		if len(out.Messages) < 10 {
+		msgs = append(msgs, got...)
+		if len(got) < 10 {
 			break
 		}
 	}
@@ -200,8 +198,8 @@ func (p *poller) receive(ctx context.Context, wait time.Duration) ([]types.Messa
 // mapping does: with ReportBatchItemFailures every message but those reported; without it all or (when the
 // invocation fails) none. What is not deleted comes back after the visibility timeout, and after
 // maxReceiveCount receives the server moves it to the dead-letter queue.
-func (p *poller) deliver(ctx context.Context, msgs []types.Message) {
-	ev := SQSEventOf(p.q.ARN, p.r.Deps.Config.AWSRegion, msgs)
+func (p *poller) deliver(ctx context.Context, msgs []sqsx.ReceivedMessage) {
+	ev := sqsx.Event(p.q.ARN, msgs)
 	// A batch in flight finishes even when the runner stops, within the function's timeout.
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), functionTimeout(p.fn))
 	defer cancel()
@@ -211,22 +209,22 @@ func (p *poller) deliver(ctx context.Context, msgs []types.Message) {
 	switch {
 	case err != nil:
 		for _, m := range msgs {
-			failed[aws.ToString(m.MessageId)] = true
+			failed[m.MessageID] = true
 		}
 	case p.ev.ReportBatchItemFailures:
 		for _, f := range resp.BatchItemFailures {
 			failed[f.ItemIdentifier] = true
 		}
 	}
-	var done []types.DeleteMessageBatchRequestEntry
+	var done []sqsx.DeleteEntry
 	for i, m := range msgs {
-		if !failed[aws.ToString(m.MessageId)] {
-			done = append(done, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+		if !failed[m.MessageID] {
+			done = append(done, sqsx.DeleteEntry{ID: strconv.Itoa(i), ReceiptHandle: m.ReceiptHandle})
 		}
 	}
 	for len(done) > 0 {
 		n := min(len(done), 10)
-		out, derr := p.r.Deps.SQS.DeleteMessageBatch(ictx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(p.q.URL), Entries: done[:n]})
+		out, derr := p.r.Deps.SQS.DeleteMessageBatch(ictx, p.q.URL, done[:n])
 		switch {
 		case derr != nil:
 			p.log.Error("delete handled messages failed; they will be redelivered", "queue", p.q.LocalName, "error", derr)
@@ -241,38 +239,6 @@ func (p *poller) deliver(ctx context.Context, msgs []types.Message) {
 		return
 	}
 	p.log.Info("sqs batch", attrs...)
-}
-
-// SQSEventOf builds the events.SQSEvent Lambda would pass for msgs received from the queue queueARN.
-func SQSEventOf(queueARN, region string, msgs []types.Message) events.SQSEvent {
-	ev := events.SQSEvent{Records: make([]events.SQSMessage, 0, len(msgs))}
-	for _, m := range msgs {
-		rec := events.SQSMessage{
-			MessageId:              aws.ToString(m.MessageId),
-			ReceiptHandle:          aws.ToString(m.ReceiptHandle),
-			Body:                   aws.ToString(m.Body),
-			Md5OfBody:              aws.ToString(m.MD5OfBody),
-			Md5OfMessageAttributes: aws.ToString(m.MD5OfMessageAttributes),
-			Attributes:             m.Attributes,
-			EventSource:            "aws:sqs",
-			EventSourceARN:         queueARN,
-			AWSRegion:              region,
-		}
-		if len(m.MessageAttributes) > 0 {
-			rec.MessageAttributes = make(map[string]events.SQSMessageAttribute, len(m.MessageAttributes))
-			for k, a := range m.MessageAttributes {
-				rec.MessageAttributes[k] = events.SQSMessageAttribute{
-					StringValue:      a.StringValue,
-					BinaryValue:      a.BinaryValue,
-					StringListValues: a.StringListValues,
-					BinaryListValues: a.BinaryListValues,
-					DataType:         aws.ToString(a.DataType),
-				}
-			}
-		}
-		ev.Records = append(ev.Records, rec)
-	}
-	return ev
 }
 
 // scheduler is the EventBridge rule of one Schedule event.

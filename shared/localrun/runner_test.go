@@ -14,9 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rocker-app/corral/shared/lambdax"
@@ -24,6 +21,7 @@ import (
 	"github.com/rocker-app/corral/shared/platform"
 	"github.com/rocker-app/corral/shared/platform/platformtest"
 	"github.com/rocker-app/corral/shared/samtemplate"
+	"github.com/rocker-app/corral/shared/sqsx"
 )
 
 // sqsEnv is a platform whose SQS client talks to the local SQS server; it fails the test when there is none.
@@ -45,7 +43,7 @@ func runnerTemplate(t *testing.T) *samtemplate.Template {
 }
 
 // createQueues creates the template's queues under a prefix of this test's own and deletes them afterwards.
-func createQueues(t *testing.T, c *sqs.Client, tpl *samtemplate.Template) map[string]localrun.LocalQueue {
+func createQueues(t *testing.T, c *sqsx.Client, tpl *samtemplate.Template) map[string]localrun.LocalQueue {
 	t.Helper()
 	b := make([]byte, 6)
 	if _, err := rand.Read(b); err != nil {
@@ -57,7 +55,7 @@ func createQueues(t *testing.T, c *sqs.Client, tpl *samtemplate.Template) map[st
 	}
 	t.Cleanup(func() {
 		for _, q := range qs {
-			if _, err := c.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(q.URL)}); err != nil {
+			if err := c.DeleteQueue(context.Background(), q.URL); err != nil {
 				t.Errorf("delete queue %s: %v", q.LocalName, err)
 			}
 		}
@@ -122,9 +120,9 @@ func TestRunnerDeliversAndRedrives(t *testing.T) {
 	})
 
 	for _, body := range []string{"good", "poison"} {
-		_, err := c.SendMessage(ctx, &sqs.SendMessageInput{
-			QueueUrl: aws.String(work.URL), MessageBody: aws.String(body),
-			MessageAttributes: map[string]types.MessageAttributeValue{"corral-id": {DataType: aws.String("String"), StringValue: aws.String("id-" + body)}},
+		_, err := c.SendMessage(ctx, work.URL, sqsx.SendEntry{
+			MessageBody:       body,
+			MessageAttributes: map[string]sqsx.MessageAttribute{"corral-id": sqsx.StringAttribute("id-" + body)},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -137,15 +135,15 @@ func TestRunnerDeliversAndRedrives(t *testing.T) {
 	}
 
 	// The next receive after maxReceiveCount moves it to the dead-letter queue.
-	var dead []types.Message
+	var dead []sqsx.ReceivedMessage
 	for deadline := time.Now().Add(30 * time.Second); len(dead) == 0 && time.Now().Before(deadline); {
-		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(dlq.URL), WaitTimeSeconds: 1})
+		got, err := c.ReceiveMessage(ctx, sqsx.ReceiveInput{QueueURL: dlq.URL, WaitTimeSeconds: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		dead = out.Messages
+		dead = got
 	}
-	if len(dead) != 1 || aws.ToString(dead[0].Body) != "poison" {
+	if len(dead) != 1 || dead[0].Body != "poison" {
 		t.Fatalf("dead-letter queue holds %v, want the poison message", dead)
 	}
 	cancel()
@@ -164,14 +162,12 @@ func TestRunnerDeliversAndRedrives(t *testing.T) {
 	if diff := cmp.Diff(want, seen); diff != "" {
 		t.Errorf("deliveries (-want +got):\n%s", diff)
 	}
-	attrs, err := c.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(work.URL), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameAll},
-	})
+	attrs, err := c.GetQueueAttributes(context.Background(), work.URL, "All")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible} {
-		if n := attrs.Attributes[string(a)]; n != "0" {
+	for _, a := range []string{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"} {
+		if n := attrs[a]; n != "0" {
 			t.Errorf("work queue %s = %s, want 0 (the good message deleted, the poison one moved)", a, n)
 		}
 	}
@@ -280,7 +276,7 @@ func BenchmarkRunnerThroughput(b *testing.B) {
 	}
 	b.Cleanup(func() {
 		for _, q := range qs {
-			_, _ = c.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(q.URL)})
+			_ = c.DeleteQueue(context.Background(), q.URL)
 		}
 	})
 	seen := make(chan struct{}, 1000)
@@ -301,14 +297,14 @@ func BenchmarkRunnerThroughput(b *testing.B) {
 	defer func() { cancel(); <-done }()
 
 	const perIteration = 100
-	entries := make([]types.SendMessageBatchRequestEntry, 10)
+	entries := make([]sqsx.SendEntry, 10)
 	for i := range entries {
-		entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String("m")}
+		entries[i] = sqsx.SendEntry{ID: strconv.Itoa(i), MessageBody: "m"}
 	}
 	start := time.Now()
 	for b.Loop() {
 		for range perIteration / 10 {
-			if _, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(qs["work"].URL), Entries: entries}); err != nil {
+			if _, err := c.SendMessageBatch(ctx, qs["work"].URL, entries); err != nil {
 				b.Fatal(err)
 			}
 		}

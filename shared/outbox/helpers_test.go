@@ -18,8 +18,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/rocker-app/corral/shared/outbox"
 	"github.com/rocker-app/corral/shared/sqsx"
@@ -35,23 +33,22 @@ func sqsEndpoint(t testing.TB) string {
 	return endpoint
 }
 
-// newClient returns an SQS client for endpoint. It does not retry: a test of an unreachable server fails
-// fast, and a test of a reachable one needs no retries.
-func newClient(endpoint string) *sqs.Client {
+// newClient returns an SQS client for endpoint. It tries a call the client's default number of times
+// (sqsx.Client has no retry setting), within short backoffs: a test of an unreachable server still fails
+// fast, as a refused connection fails at once.
+func newClient(endpoint string) *sqsx.Client {
 	region := os.Getenv("AWS_REGION")
 	if region == "" {
 		region = "us-east-1"
 	}
-	return sqs.New(sqs.Options{
-		Region:           region,
-		BaseEndpoint:     aws.String(endpoint),
-		Credentials:      credentials.NewStaticCredentialsProvider("local", "local", ""),
-		RetryMaxAttempts: 1,
-	})
+	return sqsx.NewClient(aws.Config{
+		Region:      region,
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+	}, endpoint)
 }
 
 // newQueue creates a uniquely named queue on c, deleted in t.Cleanup, and returns its URL.
-func newQueue(t testing.TB, c *sqs.Client) string {
+func newQueue(t testing.TB, c *sqsx.Client) string {
 	t.Helper()
 	b := make([]byte, 6)
 	if _, err := rand.Read(b); err != nil {
@@ -59,14 +56,12 @@ func newQueue(t testing.TB, c *sqs.Client) string {
 	}
 	name := "outbox-" + hex.EncodeToString(b)
 	// A short visibility timeout: a message whose receive answer was lost comes back soon (see drain).
-	out, err := c.CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(name),
-		Attributes: map[string]string{"VisibilityTimeout": "2"}})
+	url, err := c.CreateQueue(context.Background(), name, map[string]string{"VisibilityTimeout": "2"})
 	if err != nil {
 		t.Fatalf("create queue %s: %v", name, err)
 	}
-	url := aws.ToString(out.QueueUrl)
 	t.Cleanup(func() {
-		_, _ = c.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(url)})
+		_ = c.DeleteQueue(context.Background(), url)
 	})
 	return url
 }
@@ -83,14 +78,14 @@ type received struct {
 // again: the local SQS server now and then closes a keep-alive connection as the client reuses it (seen
 // in make test, also with the code of earlier sessions); messages whose answer was lost come back after
 // the queue's short visibility timeout.
-func drain(t testing.TB, c *sqs.Client, url string, want int) []received {
+func drain(t testing.TB, c *sqsx.Client, url string, want int) []received {
 	t.Helper()
 	ctx := context.Background()
 	var got []received
 	idle, failed := 0, 0
 	for (want == 0 || len(got) < want) && idle < 3 {
-		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
+		msgs, err := c.ReceiveMessage(ctx, sqsx.ReceiveInput{
+			QueueURL: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
 			MessageAttributeNames: []string{"All"},
 		})
 		if err != nil {
@@ -100,23 +95,23 @@ func drain(t testing.TB, c *sqs.Client, url string, want int) []received {
 			}
 			t.Fatalf("receive: %v", err)
 		}
-		if len(out.Messages) == 0 {
+		if len(msgs) == 0 {
 			idle++
 			continue
 		}
 		idle = 0
-		var dels []types.DeleteMessageBatchRequestEntry
-		for i, m := range out.Messages {
+		var dels []sqsx.DeleteEntry
+		for i, m := range msgs {
 			var r received
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &r.Env); err != nil {
-				t.Fatalf("body is not an envelope: %v: %s", err, aws.ToString(m.Body))
+			if err := json.Unmarshal([]byte(m.Body), &r.Env); err != nil {
+				t.Fatalf("body is not an envelope: %v: %s", err, m.Body)
 			}
 			r.CorralID = aws.ToString(m.MessageAttributes[sqsx.IDAttribute].StringValue)
 			r.Kind = aws.ToString(m.MessageAttributes["corral-kind"].StringValue)
 			got = append(got, r)
-			dels = append(dels, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+			dels = append(dels, sqsx.DeleteEntry{ID: strconv.Itoa(i), ReceiptHandle: m.ReceiptHandle})
 		}
-		if _, err := c.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(url), Entries: dels}); err != nil {
+		if _, err := c.DeleteMessageBatch(ctx, url, dels); err != nil {
 			t.Fatalf("delete: %v", err)
 		}
 	}

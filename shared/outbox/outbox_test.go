@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -24,7 +23,7 @@ import (
 // fixture is one test's database (two tenants) and two queues on the SQS server.
 type fixture struct {
 	db      *pgtest.DB
-	sqs     *sqs.Client
+	sqs     *sqsx.Client
 	queues  map[string]string // "jobs" and "events"
 	pub     *sqsx.Publisher
 	tenantA string

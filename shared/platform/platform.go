@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
@@ -28,6 +26,7 @@ import (
 	"github.com/rocker-app/corral/shared/postgres"
 	"github.com/rocker-app/corral/shared/ratelimit"
 	"github.com/rocker-app/corral/shared/seal"
+	"github.com/rocker-app/corral/shared/sqsx"
 )
 
 // Deps are the clients a function shares across invocations. Building them makes no connection; a cold
@@ -45,7 +44,7 @@ type Deps struct {
 	Audit       *audit.Writer
 	Cursors     *httpapi.Cursors
 	// SQS is the queue client (pointed at SQS_ENDPOINT when set); queue URLs are in Config.Queues.
-	SQS *sqs.Client
+	SQS *sqsx.Client
 	// Maintenance is a pool for scheduled maintenance that works across tenants; nil unless
 	// DATABASE_MAINTENANCE_URL is set.
 	Maintenance *pgxpool.Pool
@@ -283,11 +282,7 @@ func newPII(ctx context.Context, c config.Config, kms func(ctx context.Context, 
 // newSQS builds the SQS client from the Lambda environment (region and credentials, see shared/awsenv);
 // with an endpoint (the local SQS server) it uses that endpoint with static local credentials. It makes no
 // network call.
-func newSQS(c config.Config) *sqs.Client {
+func newSQS(c config.Config) *sqsx.Client {
 	cfg := awsenv.Config(os.Getenv, awsenv.Options{Region: c.AWSRegion, Endpoint: c.SQSEndpoint})
-	return sqs.NewFromConfig(cfg, func(o *sqs.Options) {
-		if c.SQSEndpoint != "" {
-			o.BaseEndpoint = aws.String(c.SQSEndpoint)
-		}
-	})
+	return sqsx.NewClient(cfg, c.SQSEndpoint)
 }

@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rocker-app/corral/shared/lambdax"
 )
@@ -69,7 +67,7 @@ func (o Options) withDefaults() Options {
 //
 // The queue URL that ChangeMessageVisibility needs comes from the message's event source ARN: matched
 // against Options.Queues, else resolved with GetQueueUrl and cached for the Consumer's life.
-func Consumer(c *sqs.Client, log *slog.Logger, name string, h func(ctx context.Context, d Delivery) error, o Options) lambdax.MessageHandler {
+func Consumer(c *Client, log *slog.Logger, name string, h func(ctx context.Context, d Delivery) error, o Options) lambdax.MessageHandler {
 	o = o.withDefaults()
 	urls := newResolver(c, o.Queues)
 	return func(ctx context.Context, msg events.SQSMessage) error {
@@ -98,17 +96,12 @@ func Consumer(c *sqs.Client, log *slog.Logger, name string, h func(ctx context.C
 	}
 }
 
-func setVisibility(ctx context.Context, c *sqs.Client, urls *resolver, msg events.SQSMessage, wait time.Duration) error {
+func setVisibility(ctx context.Context, c *Client, urls *resolver, msg events.SQSMessage, wait time.Duration) error {
 	queueURL, err := urls.url(ctx, msg.EventSourceARN)
 	if err != nil {
 		return err
 	}
-	_, err = c.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
-		QueueUrl:          aws.String(queueURL),
-		ReceiptHandle:     aws.String(msg.ReceiptHandle),
-		VisibilityTimeout: int32(wait / time.Second),
-	})
-	return err
+	return c.ChangeMessageVisibility(ctx, queueURL, msg.ReceiptHandle, int32(wait/time.Second))
 }
 
 // backoff returns the visibility timeout after the receiveCount-th delivery failed: full jitter over
@@ -155,14 +148,14 @@ func deliveryOf(msg events.SQSMessage) Delivery {
 // resolver finds a queue's URL from its ARN: first among the configured queues, then with a cached
 // GetQueueUrl. It is safe for concurrent use.
 type resolver struct {
-	c     *sqs.Client
+	c     *Client
 	known map[string]string // queue name (last path segment of the URL) -> URL
 
 	mu    sync.Mutex
 	cache map[string]string // ARN -> URL
 }
 
-func newResolver(c *sqs.Client, queues map[string]string) *resolver {
+func newResolver(c *Client, queues map[string]string) *resolver {
 	r := &resolver{c: c, known: make(map[string]string, len(queues)), cache: map[string]string{}}
 	for _, u := range queues {
 		if pu, err := url.Parse(u); err == nil && pu.Path != "" {
@@ -186,11 +179,10 @@ func (r *resolver) url(ctx context.Context, arn string) (string, error) {
 	if ok {
 		return u, nil
 	}
-	out, err := r.c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name), QueueOwnerAWSAccountId: aws.String(account)})
+	u, err = r.c.GetQueueURL(ctx, name, account)
 	if err != nil {
 		return "", fmt.Errorf("queue URL of %s: %w", arn, err)
 	}
-	u = aws.ToString(out.QueueUrl)
 	r.mu.Lock()
 	r.cache[arn] = u
 	r.mu.Unlock()

@@ -7,9 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
 // Poll receives up to n messages (1 to 10) from the queue at queueURL, waiting up to wait (whole
@@ -17,28 +14,28 @@ import (
 // would deliver: every system attribute (ApproximateReceiveCount among them), every message attribute,
 // and queueARN as the event source. It stands in for the event source mapping where there is none (the
 // local runner, tests). visibility, when positive, overrides the queue's visibility timeout for the
-// received messages. An empty event means no message arrived in time; errors are the SDK's.
-func Poll(ctx context.Context, c *sqs.Client, queueURL, queueARN string, n int, wait, visibility time.Duration) (events.SQSEvent, error) {
-	in := &sqs.ReceiveMessageInput{
-		QueueUrl:                    aws.String(queueURL),
+// received messages. An empty event means no message arrived in time; errors are the Client's.
+func Poll(ctx context.Context, c *Client, queueURL, queueARN string, n int, wait, visibility time.Duration) (events.SQSEvent, error) {
+	in := ReceiveInput{
+		QueueURL:                    queueURL,
 		MaxNumberOfMessages:         int32(min(max(n, 1), 10)),
 		WaitTimeSeconds:             int32(min(wait/time.Second, 20)),
 		MessageAttributeNames:       []string{"All"},
-		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+		MessageSystemAttributeNames: []string{"All"},
 	}
 	if visibility > 0 {
 		in.VisibilityTimeout = int32(visibility / time.Second)
 	}
-	out, err := c.ReceiveMessage(ctx, in)
+	msgs, err := c.ReceiveMessage(ctx, in)
 	if err != nil {
 		return events.SQSEvent{}, err
 	}
-	return Event(queueARN, out.Messages), nil
+	return Event(queueARN, msgs), nil
 }
 
 // Event converts messages received from the queue queueARN into a Lambda SQS event, field for field as the
 // event source mapping fills them.
-func Event(queueARN string, msgs []types.Message) events.SQSEvent {
+func Event(queueARN string, msgs []ReceivedMessage) events.SQSEvent {
 	region := ""
 	if parts := strings.Split(queueARN, ":"); len(parts) == 6 {
 		region = parts[3]
@@ -46,11 +43,11 @@ func Event(queueARN string, msgs []types.Message) events.SQSEvent {
 	ev := events.SQSEvent{Records: make([]events.SQSMessage, 0, len(msgs))}
 	for _, m := range msgs {
 		rec := events.SQSMessage{
-			MessageId:              aws.ToString(m.MessageId),
-			ReceiptHandle:          aws.ToString(m.ReceiptHandle),
-			Body:                   aws.ToString(m.Body),
-			Md5OfBody:              aws.ToString(m.MD5OfBody),
-			Md5OfMessageAttributes: aws.ToString(m.MD5OfMessageAttributes),
+			MessageId:              m.MessageID,
+			ReceiptHandle:          m.ReceiptHandle,
+			Body:                   m.Body,
+			Md5OfBody:              m.MD5OfBody,
+			Md5OfMessageAttributes: m.MD5OfMessageAttributes,
 			Attributes:             m.Attributes,
 			EventSource:            "aws:sqs",
 			EventSourceARN:         queueARN,
@@ -62,7 +59,7 @@ func Event(queueARN string, msgs []types.Message) events.SQSEvent {
 				rec.MessageAttributes[k] = events.SQSMessageAttribute{
 					StringValue: a.StringValue,
 					BinaryValue: a.BinaryValue,
-					DataType:    aws.ToString(a.DataType),
+					DataType:    a.DataType,
 				}
 			}
 		}
@@ -72,14 +69,12 @@ func Event(queueARN string, msgs []types.Message) events.SQSEvent {
 }
 
 // QueueARN returns the ARN of the queue at queueURL (GetQueueAttributes QueueArn).
-func QueueARN(ctx context.Context, c *sqs.Client, queueURL string) (string, error) {
-	out, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(queueURL), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
-	})
+func QueueARN(ctx context.Context, c *Client, queueURL string) (string, error) {
+	attrs, err := c.GetQueueAttributes(ctx, queueURL, "QueueArn")
 	if err != nil {
 		return "", fmt.Errorf("sqsx: ARN of %s: %w", queueURL, err)
 	}
-	arn := out.Attributes[string(types.QueueAttributeNameQueueArn)]
+	arn := attrs["QueueArn"]
 	if arn == "" {
 		return "", fmt.Errorf("sqsx: ARN of %s: not in the queue's attributes", queueURL)
 	}

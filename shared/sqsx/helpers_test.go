@@ -13,15 +13,13 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/rocker-app/corral/shared/lambdax"
 	"github.com/rocker-app/corral/shared/sqsx"
 )
 
 // newClient returns an SQS client for the test server at SQS_ENDPOINT, failing the test when it is unset.
-func newClient(t testing.TB) *sqs.Client {
+func newClient(t testing.TB) *sqsx.Client {
 	t.Helper()
 	endpoint := os.Getenv("SQS_ENDPOINT")
 	if endpoint == "" {
@@ -31,11 +29,10 @@ func newClient(t testing.TB) *sqs.Client {
 	if region == "" {
 		region = "us-east-1"
 	}
-	return sqs.New(sqs.Options{
-		Region:       region,
-		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
-	})
+	return sqsx.NewClient(aws.Config{
+		Region:      region,
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+	}, endpoint)
 }
 
 // testQueue is a queue made for one test and deleted after it.
@@ -52,7 +49,7 @@ type queueSpec struct {
 
 // newQueue creates a uniquely named queue (and its dead-letter queue when asked); both are deleted in
 // t.Cleanup.
-func newQueue(t testing.TB, c *sqs.Client, spec queueSpec) (src testQueue, dlq testQueue) {
+func newQueue(t testing.TB, c *sqsx.Client, spec queueSpec) (src testQueue, dlq testQueue) {
 	t.Helper()
 	b := make([]byte, 6)
 	if _, err := rand.Read(b); err != nil {
@@ -74,16 +71,15 @@ func newQueue(t testing.TB, c *sqs.Client, spec queueSpec) (src testQueue, dlq t
 	return src, dlq
 }
 
-func create(t testing.TB, c *sqs.Client, name string, attrs map[string]string) testQueue {
+func create(t testing.TB, c *sqsx.Client, name string, attrs map[string]string) testQueue {
 	t.Helper()
 	ctx := context.Background()
-	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+	url, err := c.CreateQueue(ctx, name, attrs)
 	if err != nil {
 		t.Fatalf("create queue %s: %v", name, err)
 	}
-	url := aws.ToString(out.QueueUrl)
 	t.Cleanup(func() {
-		_, _ = c.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(url)})
+		_ = c.DeleteQueue(context.Background(), url)
 	})
 	arn, err := sqsx.QueueARN(ctx, c, url)
 	if err != nil {
@@ -95,7 +91,7 @@ func create(t testing.TB, c *sqs.Client, name string, attrs map[string]string) t
 // deliver stands in for Lambda's event source mapping once: it polls q (waiting up to wait), hands the
 // batch to fn and deletes the messages fn did not report failed. It returns the records delivered and
 // the ids of those reported failed.
-func deliver(t testing.TB, c *sqs.Client, q testQueue, fn lambdax.SQSFunc, wait time.Duration) (records []events.SQSMessage, failed []string) {
+func deliver(t testing.TB, c *sqsx.Client, q testQueue, fn lambdax.SQSFunc, wait time.Duration) (records []events.SQSMessage, failed []string) {
 	t.Helper()
 	ctx := context.Background()
 	ev, err := sqsx.Poll(ctx, c, q.URL, q.ARN, 10, wait, 0)
@@ -114,14 +110,14 @@ func deliver(t testing.TB, c *sqs.Client, q testQueue, fn lambdax.SQSFunc, wait 
 		bad[f.ItemIdentifier] = true
 		failed = append(failed, f.ItemIdentifier)
 	}
-	var dels []types.DeleteMessageBatchRequestEntry
+	var dels []sqsx.DeleteEntry
 	for i, r := range ev.Records {
 		if !bad[r.MessageId] {
-			dels = append(dels, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(r.ReceiptHandle)})
+			dels = append(dels, sqsx.DeleteEntry{ID: strconv.Itoa(i), ReceiptHandle: r.ReceiptHandle})
 		}
 	}
 	if len(dels) > 0 {
-		out, err := c.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(q.URL), Entries: dels})
+		out, err := c.DeleteMessageBatch(ctx, q.URL, dels)
 		if err != nil || len(out.Failed) > 0 {
 			t.Fatalf("delete handled messages: %v %+v", err, out)
 		}
@@ -130,7 +126,7 @@ func deliver(t testing.TB, c *sqs.Client, q testQueue, fn lambdax.SQSFunc, wait 
 }
 
 // depth returns a queue's visible, in-flight and delayed counts.
-func depth(t testing.TB, c *sqs.Client, q testQueue) [3]int64 {
+func depth(t testing.TB, c *sqsx.Client, q testQueue) [3]int64 {
 	t.Helper()
 	ds, err := sqsx.NewQueues(c, map[string]string{"q": q.URL}).Depths(context.Background(), "q")
 	if err != nil {

@@ -7,10 +7,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
 // SQS batch limits: 10 entries per SendMessageBatch, and a payload budget kept under the smallest total
@@ -25,13 +21,13 @@ var ErrUnknownQueue = errors.New("sqsx: unknown queue")
 
 // Publisher sends messages to queues by name. It is safe for concurrent use.
 type Publisher struct {
-	c      *sqs.Client
+	c      *Client
 	queues map[string]string
 }
 
 // NewPublisher returns a Publisher over c that resolves queue names through queues (name -> URL, as in
 // config.Config.Queues). The map is copied.
-func NewPublisher(c *sqs.Client, queues map[string]string) *Publisher {
+func NewPublisher(c *Client, queues map[string]string) *Publisher {
 	m := make(map[string]string, len(queues))
 	for k, v := range queues {
 		m[k] = v
@@ -118,35 +114,35 @@ func (p *Publisher) sendBatch(ctx context.Context, url string, batch []Message) 
 	if err := ctx.Err(); err != nil {
 		return failAll(batch, err)
 	}
-	entries := make([]types.SendMessageBatchRequestEntry, len(batch))
+	entries := make([]SendEntry, len(batch))
 	for i, m := range batch {
-		entries[i] = types.SendMessageBatchRequestEntry{
-			Id:                aws.String(strconv.Itoa(i)),
-			MessageBody:       aws.String(string(m.Body)),
+		entries[i] = SendEntry{
+			ID:                strconv.Itoa(i),
+			MessageBody:       string(m.Body),
 			DelaySeconds:      delaySeconds(m),
 			MessageAttributes: messageAttributes(m),
 		}
 	}
-	out, err := p.c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(url), Entries: entries})
+	out, err := p.c.SendMessageBatch(ctx, url, entries)
 	if err != nil {
 		return failAll(batch, err)
 	}
 	var failed []Failure
 	for _, f := range out.Failed {
-		i, err := strconv.Atoi(aws.ToString(f.Id))
+		i, err := strconv.Atoi(f.ID)
 		if err != nil || i < 0 || i >= len(batch) {
 			continue // not an id we sent; cannot happen with a conforming server
 		}
-		failed = append(failed, Failure{ID: batch[i].ID, Err: fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))})
+		failed = append(failed, Failure{ID: batch[i].ID, Err: f.Error()})
 	}
 	// A conforming server answers every entry; one that answers neither way is counted as not sent.
 	if answered := len(out.Successful) + len(out.Failed); answered < len(batch) {
 		seen := make(map[string]bool, answered)
 		for _, s := range out.Successful {
-			seen[aws.ToString(s.Id)] = true
+			seen[s.ID] = true
 		}
 		for _, f := range out.Failed {
-			seen[aws.ToString(f.Id)] = true
+			seen[f.ID] = true
 		}
 		for i, m := range batch {
 			if !seen[strconv.Itoa(i)] {
@@ -173,12 +169,12 @@ func delaySeconds(m Message) int32 {
 	return int32(math.Ceil(m.Delay.Seconds()))
 }
 
-func messageAttributes(m Message) map[string]types.MessageAttributeValue {
-	attrs := make(map[string]types.MessageAttributeValue, len(m.Attributes)+1)
+func messageAttributes(m Message) map[string]MessageAttribute {
+	attrs := make(map[string]MessageAttribute, len(m.Attributes)+1)
 	for k, v := range m.Attributes {
-		attrs[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+		attrs[k] = StringAttribute(v)
 	}
-	attrs[IDAttribute] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(m.ID)}
+	attrs[IDAttribute] = StringAttribute(m.ID)
 	return attrs
 }
 

@@ -22,7 +22,7 @@ func TestPublishAndConsumeBatch(t *testing.T) {
 	t.Parallel()
 	c := newClient(t)
 	// A short visibility timeout: now and then the local SQS server loses the answer to a ReceiveMessage
-	// it has carried out (the client reads "use of closed network connection"), and the SDK's retry gets
+	// it has carried out (the client reads "use of closed network connection"), and the client's retry gets
 	// the next messages; the lost ones come back after the timeout instead of after SQS's default 30 s.
 	q, _ := newQueue(t, c, queueSpec{Visibility: 2})
 	pub := sqsx.NewPublisher(c, map[string]string{"jobs": q.URL})

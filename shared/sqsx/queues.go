@@ -7,10 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
 // ErrNoDeadLetterQueue is returned by Redrive for a queue without a redrive policy.
@@ -19,13 +15,13 @@ var ErrNoDeadLetterQueue = errors.New("sqsx: the queue has no dead-letter queue"
 // Queues reads queue depths and redrives dead-letter queues, for the operators' admin routes. It is safe
 // for concurrent use.
 type Queues struct {
-	c    *sqs.Client
+	c    *Client
 	urls map[string]string
 }
 
 // NewQueues returns Queues over c for the named queues (name -> URL, as in config.Config.Queues). The map
 // is copied.
-func NewQueues(c *sqs.Client, urls map[string]string) *Queues {
+func NewQueues(c *Client, urls map[string]string) *Queues {
 	m := make(map[string]string, len(urls))
 	for k, v := range urls {
 		m[k] = v
@@ -85,31 +81,23 @@ func (q *Queues) Depths(ctx context.Context, names ...string) ([]Depth, error) {
 
 // depth reads one queue's counts and its dead-letter target.
 func (q *Queues) depth(ctx context.Context, name, url string) (Depth, string, error) {
-	res, err := q.c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(url),
-		AttributeNames: []types.QueueAttributeName{
-			types.QueueAttributeNameApproximateNumberOfMessages,
-			types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-			types.QueueAttributeNameApproximateNumberOfMessagesDelayed,
-			types.QueueAttributeNameRedrivePolicy,
-		},
-	})
+	a, err := q.c.GetQueueAttributes(ctx, url, "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+		"ApproximateNumberOfMessagesDelayed", "RedrivePolicy")
 	if err != nil {
 		return Depth{}, "", fmt.Errorf("sqsx: queue %s: attributes: %w", name, err)
 	}
-	a := res.Attributes
-	count := func(k types.QueueAttributeName) int64 {
-		n, _ := strconv.ParseInt(a[string(k)], 10, 64)
+	count := func(k string) int64 {
+		n, _ := strconv.ParseInt(a[k], 10, 64)
 		return n
 	}
 	d := Depth{
 		Name:     name,
 		URL:      url,
-		Visible:  count(types.QueueAttributeNameApproximateNumberOfMessages),
-		InFlight: count(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible),
-		Delayed:  count(types.QueueAttributeNameApproximateNumberOfMessagesDelayed),
+		Visible:  count("ApproximateNumberOfMessages"),
+		InFlight: count("ApproximateNumberOfMessagesNotVisible"),
+		Delayed:  count("ApproximateNumberOfMessagesDelayed"),
 	}
-	dlqARN, maxReceives, err := parseRedrivePolicy(a[string(types.QueueAttributeNameRedrivePolicy)])
+	dlqARN, maxReceives, err := parseRedrivePolicy(a["RedrivePolicy"])
 	if err != nil {
 		return Depth{}, "", fmt.Errorf("sqsx: queue %s: %w", name, err)
 	}
@@ -146,11 +134,11 @@ func (q *Queues) urlOfARN(ctx context.Context, arn string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out, err := q.c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name), QueueOwnerAWSAccountId: aws.String(account)})
+	u, err := q.c.GetQueueURL(ctx, name, account)
 	if err != nil {
 		return "", fmt.Errorf("queue URL of %s: %w", arn, err)
 	}
-	return aws.ToString(out.QueueUrl), nil
+	return u, nil
 }
 
 // Redrive moves up to limit messages from the named queue's dead-letter queue back to the queue, and
@@ -197,7 +185,7 @@ const (
 // the SQS message ids). If a delete fails after a successful send, the message is in both queues and a
 // later redrive sends it again: consumers dedupe on corral-id (Once), so it still has one effect. moved
 // counts the messages sent and deleted, also when an error is returned.
-func Redrive(ctx context.Context, c *sqs.Client, dlqURL, sourceURL string, limit int) (moved int, err error) {
+func Redrive(ctx context.Context, c *Client, dlqURL, sourceURL string, limit int) (moved int, err error) {
 	limit = max(limit, 1)
 	for moved < limit {
 		if err := ctx.Err(); err != nil {
@@ -206,8 +194,8 @@ func Redrive(ctx context.Context, c *sqs.Client, dlqURL, sourceURL string, limit
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < redriveReserve {
 			return moved, nil
 		}
-		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl:              aws.String(dlqURL),
+		msgs, err := c.ReceiveMessage(ctx, ReceiveInput{
+			QueueURL:              dlqURL,
 			MaxNumberOfMessages:   int32(min(limit-moved, 10)),
 			WaitTimeSeconds:       int32(redriveWait / time.Second),
 			VisibilityTimeout:     int32(redriveVisibility / time.Second),
@@ -216,10 +204,10 @@ func Redrive(ctx context.Context, c *sqs.Client, dlqURL, sourceURL string, limit
 		if err != nil {
 			return moved, fmt.Errorf("sqsx: redrive: receive: %w", err)
 		}
-		if len(out.Messages) == 0 {
+		if len(msgs) == 0 {
 			return moved, nil
 		}
-		n, err := moveBatch(ctx, c, dlqURL, sourceURL, out.Messages)
+		n, err := moveBatch(ctx, c, dlqURL, sourceURL, msgs)
 		moved += n
 		if err != nil {
 			return moved, err
@@ -229,45 +217,44 @@ func Redrive(ctx context.Context, c *sqs.Client, dlqURL, sourceURL string, limit
 }
 
 // moveBatch sends msgs to sourceURL and deletes from dlqURL those sent; it returns how many were both.
-func moveBatch(ctx context.Context, c *sqs.Client, dlqURL, sourceURL string, msgs []types.Message) (int, error) {
-	entries := make([]types.SendMessageBatchRequestEntry, len(msgs))
+func moveBatch(ctx context.Context, c *Client, dlqURL, sourceURL string, msgs []ReceivedMessage) (int, error) {
+	entries := make([]SendEntry, len(msgs))
 	for i, m := range msgs {
-		entries[i] = types.SendMessageBatchRequestEntry{
-			Id:                aws.String(strconv.Itoa(i)),
+		entries[i] = SendEntry{
+			ID:                strconv.Itoa(i),
 			MessageBody:       m.Body,
 			MessageAttributes: m.MessageAttributes,
 		}
 	}
-	sent, err := c.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(sourceURL), Entries: entries})
+	sent, err := c.SendMessageBatch(ctx, sourceURL, entries)
 	if err != nil {
 		return 0, fmt.Errorf("sqsx: redrive: send: %w", err)
 	}
 	var sendErr *SendError
 	for _, f := range sent.Failed {
-		if i, err := strconv.Atoi(aws.ToString(f.Id)); err == nil && i >= 0 && i < len(msgs) {
+		if i, err := strconv.Atoi(f.ID); err == nil && i >= 0 && i < len(msgs) {
 			if sendErr == nil {
 				sendErr = &SendError{}
 			}
-			sendErr.Failed = append(sendErr.Failed, Failure{ID: aws.ToString(msgs[i].MessageId),
-				Err: fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))})
+			sendErr.Failed = append(sendErr.Failed, Failure{ID: msgs[i].MessageID, Err: f.Error()})
 		}
 	}
-	var dels []types.DeleteMessageBatchRequestEntry
+	var dels []DeleteEntry
 	for _, s := range sent.Successful {
-		if i, err := strconv.Atoi(aws.ToString(s.Id)); err == nil && i >= 0 && i < len(msgs) {
-			dels = append(dels, types.DeleteMessageBatchRequestEntry{Id: s.Id, ReceiptHandle: msgs[i].ReceiptHandle})
+		if i, err := strconv.Atoi(s.ID); err == nil && i >= 0 && i < len(msgs) {
+			dels = append(dels, DeleteEntry{ID: s.ID, ReceiptHandle: msgs[i].ReceiptHandle})
 		}
 	}
 	moved := 0
 	if len(dels) > 0 {
-		del, err := c.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(dlqURL), Entries: dels})
+		del, err := c.DeleteMessageBatch(ctx, dlqURL, dels)
 		if err != nil {
 			return 0, errors.Join(fmt.Errorf("sqsx: redrive: delete after send: %w", err), nilIfEmpty(sendErr))
 		}
 		moved = len(del.Successful)
 		if len(del.Failed) > 0 {
 			return moved, errors.Join(fmt.Errorf("sqsx: redrive: %d message(s) sent but not deleted from the dead-letter queue: %s: %s",
-				len(del.Failed), aws.ToString(del.Failed[0].Code), aws.ToString(del.Failed[0].Message)), nilIfEmpty(sendErr))
+				len(del.Failed), del.Failed[0].Code, del.Failed[0].Message), nilIfEmpty(sendErr))
 		}
 	}
 	return moved, nilIfEmpty(sendErr)

@@ -1,6 +1,6 @@
-// Package sqsx is the adapter over Amazon SQS (aws-sdk-go-v2) that every queue producer and consumer
-// shares:
+// Package sqsx is the adapter over Amazon SQS that every queue producer and consumer shares:
 //
+//   - Client calls SQS over its JSON protocol (shared/awsjson), in place of the SDK's generated client;
 //   - Publisher sends messages to a queue by name, in batches, each carrying its stable id in the message
 //     attribute "corral-id";
 //   - Consumer turns a func(ctx, Delivery) error into a lambdax.MessageHandler that retries a failed

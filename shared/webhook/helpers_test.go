@@ -22,8 +22,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/uuid"
 
 	"github.com/rocker-app/corral/shared/auth"
@@ -118,7 +116,7 @@ func failFirst(k int) func(int) int {
 }
 
 // newSQS returns a client of the SQS server at SQS_ENDPOINT, failing the test when it is unset.
-func newSQS(t testing.TB) *sqs.Client {
+func newSQS(t testing.TB) *sqsx.Client {
 	t.Helper()
 	endpoint := os.Getenv("SQS_ENDPOINT")
 	if endpoint == "" {
@@ -128,13 +126,12 @@ func newSQS(t testing.TB) *sqs.Client {
 	if region == "" {
 		region = "us-east-1"
 	}
-	return sqs.New(sqs.Options{Region: region, BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
+	return sqsx.NewClient(aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}, endpoint)
 }
 
 // queue is the webhooks queue of one test: created with a unique name, deleted in t.Cleanup.
 type queue struct {
-	c        *sqs.Client
+	c        *sqsx.Client
 	url, arn string
 	pub      *sqsx.Publisher
 }
@@ -144,13 +141,11 @@ func newQueue(t testing.TB) *queue {
 	c := newSQS(t)
 	ctx := context.Background()
 	name := "webhooks-" + randomHex(t, 6)
-	out, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name),
-		Attributes: map[string]string{"VisibilityTimeout": "30"}})
+	url, err := c.CreateQueue(ctx, name, map[string]string{"VisibilityTimeout": "30"})
 	if err != nil {
 		t.Fatalf("create queue %s: %v", name, err)
 	}
-	url := aws.ToString(out.QueueUrl)
-	t.Cleanup(func() { _, _ = c.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(url)}) })
+	t.Cleanup(func() { _ = c.DeleteQueue(context.Background(), url) })
 	arn, err := sqsx.QueueARN(ctx, c, url)
 	if err != nil {
 		t.Fatal(err)
@@ -195,14 +190,14 @@ func (q *queue) poll(t testing.TB, fn lambdax.SQSFunc) int {
 	for _, f := range resp.BatchItemFailures {
 		failed[f.ItemIdentifier] = true
 	}
-	var dels []types.DeleteMessageBatchRequestEntry
+	var dels []sqsx.DeleteEntry
 	for i, r := range ev.Records {
 		if !failed[r.MessageId] {
-			dels = append(dels, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(r.ReceiptHandle)})
+			dels = append(dels, sqsx.DeleteEntry{ID: strconv.Itoa(i), ReceiptHandle: r.ReceiptHandle})
 		}
 	}
 	if len(dels) > 0 {
-		if _, err := q.c.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(q.url), Entries: dels}); err != nil {
+		if _, err := q.c.DeleteMessageBatch(ctx, q.url, dels); err != nil {
 			t.Fatalf("delete: %v", err)
 		}
 	}
