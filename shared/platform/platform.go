@@ -218,6 +218,9 @@ func newDeps(ctx context.Context, cfg config.Config, log *slog.Logger, warm func
 			return nil, fmt.Errorf("platform: DATABASE_MAINTENANCE_URL: %w", err)
 		}
 		d.closers = append(d.closers, d.Maintenance.Close)
+		if warm != nil {
+			warm(d, depMaintenance)
+		}
 	}
 	return d, nil
 }

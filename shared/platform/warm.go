@@ -7,18 +7,22 @@ import (
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rocker-app/corral/shared/postgres"
 )
 
 // dependency names a client that Warm connects.
 type dependency string
 
 const (
-	depPostgres dependency = "postgres"
-	depRedis    dependency = "redis"
+	depPostgres    dependency = "postgres"
+	depRedis       dependency = "redis"
+	depMaintenance dependency = "postgres (maintenance)"
 )
 
-// Warm makes the first connection to the database (one per pool) and the first to Redis, in parallel in
-// the background, and returns at once; wait blocks until both are made or failed, or ctx ends. A cold start
+// Warm makes the first connection to the database (one per pool, the maintenance pool among them) and the
+// first to Redis, in parallel in the background, and returns at once; wait blocks until all are made or
+// failed, or ctx ends. A cold start
 // calls it before taking its first event (as soon as each client exists), so that request finds its
 // connections made or on their way instead of dialling Postgres and Redis one after the other. While a
 // connection is being made, a request that needs that dependency waits for it (up to the request's own
@@ -26,6 +30,9 @@ const (
 // dial again and fail with their own error (a 503 where a dependency is required).
 func (d *Deps) Warm(ctx context.Context) (wait func()) {
 	waits := []func(){d.warm(ctx, depPostgres), d.warm(ctx, depRedis)}
+	if d.Maintenance != nil {
+		waits = append(waits, d.warm(ctx, depMaintenance))
+	}
 	return func() {
 		for _, w := range waits {
 			w()
@@ -44,6 +51,9 @@ func (d *Deps) warm(ctx context.Context, dep dependency) (wait func()) {
 	switch dep {
 	case depPostgres:
 		w := d.DB.Warm(ctx)
+		return func() { logged(w()) }
+	case depMaintenance:
+		w := postgres.WarmPools(ctx, d.Maintenance)
 		return func() { logged(w()) }
 	default:
 		done := make(chan struct{})

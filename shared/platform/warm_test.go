@@ -116,3 +116,42 @@ func TestWarmWithDependenciesDown(t *testing.T) {
 		t.Errorf("Redis PING with Redis down: %v (deadline reached: %v), want its own error at once", err, short.Err())
 	}
 }
+
+// The maintenance pool (cleanup, partition maintenance, the outbox relay) is warmed too: its first run
+// finds the connection made or on its way, and does not dial a second one.
+func TestWarmMaintenancePool(t *testing.T) {
+	t.Parallel()
+	env := platformtest.New(t)
+	ctx := context.Background()
+	cfg := env.Deps.Config
+	if cfg.DatabaseMaintenanceURL == "" {
+		t.Fatal("the test environment has no maintenance URL")
+	}
+	var mp *holdproxy.Proxy
+	cfg.DatabaseMaintenanceURL, mp = holdproxy.Via(t, cfg.DatabaseMaintenanceURL)
+	d, err := platform.NewDeps(ctx, cfg, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if mp.Accepted() != 0 {
+		t.Fatalf("NewDeps dialled the maintenance pool %d times, want none before Warm", mp.Accepted())
+	}
+	wait := d.Warm(ctx)
+	if !eventually(time.Second, func() bool { return mp.Accepted() == 1 }) {
+		t.Fatalf("the warm-up dialled %d maintenance connections, want 1", mp.Accepted())
+	}
+	pinged := make(chan error, 1)
+	go func() { pinged <- d.Maintenance.Ping(ctx) }()
+	if eventually(50*time.Millisecond, func() bool { return mp.Accepted() > 1 }) {
+		t.Fatalf("the first run dialled a maintenance connection of its own (%d)", mp.Accepted())
+	}
+	mp.Release()
+	wait()
+	if err := <-pinged; err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+	if n := mp.Accepted(); n != 1 {
+		t.Errorf("%d maintenance connections, want 1", n)
+	}
+}

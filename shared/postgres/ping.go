@@ -37,6 +37,12 @@ func (db *DB) Warm(ctx context.Context) (wait func() error) {
 	if db.read != nil && db.read != db.write {
 		pools = append(pools, db.read)
 	}
+	return WarmPools(ctx, pools...)
+}
+
+// WarmPools is DB.Warm for pools of their own (the maintenance pool): it opens one connection in each, in
+// the background, with the same hold on the pools' other acquisitions while it does.
+func WarmPools(ctx context.Context, pools ...*pgxpool.Pool) (wait func() error) {
 	errs := make(chan error, len(pools))
 	for _, pool := range pools {
 		release := holdAcquisitions(pool)
