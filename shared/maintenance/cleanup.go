@@ -94,24 +94,28 @@ func (c *Cleanup) Run(ctx context.Context) ([]Result, error) {
 	}
 	now := c.opts.Now()
 	names := make([]string, len(c.steps))
+	tables := make([]string, len(c.steps))
 	for i, s := range c.steps {
-		names[i] = s.Name
+		names[i], tables[i] = s.Name, s.Table
 	}
+	// Which tables exist, for every step in one round trip; when that fails, every step fails with it.
+	tctx, cancel := context.WithTimeout(ctx, c.opts.StepTimeout)
+	exist, existErr := existingTables(tctx, c.db, tables)
+	cancel()
 	return runSteps(ctx, c.log, "cleanup", c.opts.StepTimeout, names, func(ctx context.Context, i int) (Result, error) {
+		if existErr != nil {
+			return Result{}, existErr
+		}
+		if !exist[c.steps[i].Table] {
+			return Result{Skipped: true}, nil
+		}
 		return c.step(ctx, c.steps[i], now)
 	})
 }
 
+// step deletes s's expired rows, in batches, from its table (which exists).
 func (c *Cleanup) step(ctx context.Context, s Step, now time.Time) (Result, error) {
 	var r Result
-	ok, err := tableExists(ctx, c.db, s.Table)
-	if err != nil {
-		return r, err
-	}
-	if !ok {
-		r.Skipped = true
-		return r, nil
-	}
 	cutoff := s.Cutoff(now)
 	for {
 		tag, err := c.db.Exec(ctx, s.Delete, cutoff, c.opts.BatchSize)

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -122,10 +123,20 @@ func runSteps(ctx context.Context, log *slog.Logger, job string, timeout time.Du
 	return results, errors.Join(errs...)
 }
 
-// tableExists reports whether table (schema-qualified) exists, so a step for a table that a later
-// migration adds is skipped rather than failed.
-func tableExists(ctx context.Context, db *pgxpool.Pool, table string) (bool, error) {
-	var ok bool
-	err := db.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&ok)
-	return ok, err
+// existingTables reports which of tables (schema-qualified) exist, in one statement, so a step for a table
+// that a later migration adds is skipped rather than failed.
+func existingTables(ctx context.Context, db *pgxpool.Pool, tables []string) (map[string]bool, error) {
+	rows, err := db.Query(ctx, `SELECT t FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NOT NULL`, tables)
+	if err != nil {
+		return nil, err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	exist := make(map[string]bool, len(names))
+	for _, n := range names {
+		exist[n] = true
+	}
+	return exist, nil
 }
