@@ -118,7 +118,7 @@ func (c *Cleanup) step(ctx context.Context, s Step, now time.Time) (Result, erro
 	var r Result
 	cutoff := s.Cutoff(now)
 	for {
-		tag, err := c.db.Exec(ctx, s.Delete, cutoff, c.opts.BatchSize)
+		tag, err := c.db.Exec(ctx, s.Delete, unprepared, cutoff, c.opts.BatchSize)
 		if err != nil {
 			return r, err
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rocker-app/corral/shared/maintenance"
+	"github.com/rocker-app/corral/shared/postgres"
 	"github.com/rocker-app/corral/shared/postgres/pgtest"
 )
 
@@ -242,5 +243,37 @@ func TestRunWithoutMaintenanceDB(t *testing.T) {
 				t.Errorf("Run without a pool: err = %v, want ErrNoMaintenanceDB", err)
 			}
 		})
+	}
+}
+
+// The jobs send their statements unprepared: a run leaves no prepared statement on its connection (one
+// would cost a round trip more on every cold start's run, and pin the session behind RDS Proxy).
+func TestJobsLeaveNoPreparedStatements(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	// One connection in pgx's default mode (statements prepared and cached), as the functions open it.
+	pool, err := postgres.Open(ctx, db.MaintURL, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	o := maintenance.Options{}
+	if _, err := maintenance.NewCleanup(pool, testLog(t), o, maintenance.CleanupSteps(o)).Run(ctx); err != nil {
+		t.Fatalf("cleanup: %v", err)
+	}
+	if _, err := maintenance.NewPartitions(pool, testLog(t), o, maintenance.PartitionedTables(o)).Run(ctx); err != nil {
+		t.Fatalf("partitions: %v", err)
+	}
+	var prepared []string
+	rows, err := pool.Query(ctx, `SELECT statement FROM pg_prepared_statements`, pgx.QueryExecModeSimpleProtocol)
+	if err == nil {
+		prepared, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prepared) != 0 {
+		t.Errorf("the jobs left %d prepared statements on the connection: %q", len(prepared), prepared)
 	}
 }

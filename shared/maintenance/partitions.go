@@ -91,7 +91,7 @@ func (p *Partitions) table(ctx context.Context, t PartitionedTable, now time.Tim
 	}
 	for _, m := range Months(now, p.opts.MonthsAhead) {
 		var name string
-		if err := p.db.QueryRow(ctx, t.Ensure, m).Scan(&name); err != nil {
+		if err := p.db.QueryRow(ctx, t.Ensure, unprepared, m).Scan(&name); err != nil {
 			return r, err
 		}
 	}
@@ -100,7 +100,7 @@ func (p *Partitions) table(ctx context.Context, t PartitionedTable, now time.Tim
 		return r, err
 	}
 	r.Rows = after - before
-	rows, err := p.db.Query(ctx, t.DropBefore, now.Add(-t.Retention))
+	rows, err := p.db.Query(ctx, t.DropBefore, unprepared, now.Add(-t.Retention))
 	if err != nil {
 		return r, err
 	}
@@ -116,6 +116,6 @@ func (p *Partitions) table(ctx context.Context, t PartitionedTable, now time.Tim
 // partitionCount counts the partitions of table (default partition included).
 func (p *Partitions) partitionCount(ctx context.Context, table string) (int64, error) {
 	var n int64
-	err := p.db.QueryRow(ctx, `SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass('public.' || $1::text)`, table).Scan(&n)
+	err := p.db.QueryRow(ctx, `SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass('public.' || $1::text)`, unprepared, table).Scan(&n)
 	return n, err
 }
