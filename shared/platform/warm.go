@@ -22,12 +22,11 @@ const (
 
 // Warm makes the first connection to the database (one per pool, the maintenance pool among them) and the
 // first to Redis, in parallel in the background, and returns at once; wait blocks until all are made or
-// failed, or ctx ends. A cold start
-// calls it before taking its first event (as soon as each client exists), so that request finds its
-// connections made or on their way instead of dialling Postgres and Redis one after the other. While a
-// connection is being made, a request that needs that dependency waits for it (up to the request's own
-// context) rather than dialling a second one. A failure is logged and otherwise left to the requests: they
-// dial again and fail with their own error (a 503 where a dependency is required).
+// failed, or ctx ends. A cold start calls it before taking its first event (as soon as each client exists),
+// so that request finds its connections made or on their way instead of dialling Postgres and Redis one
+// after the other. While a connection is being made, a request that needs that dependency waits for it (up
+// to the request's own context) rather than dialling a second one. A failure is logged and otherwise left
+// to the requests: they dial again and fail with their own error (a 503 where a dependency is required).
 func (d *Deps) Warm(ctx context.Context) (wait func()) {
 	waits := []func(){d.warm(ctx, depPostgres), d.warm(ctx, depRedis)}
 	if d.Maintenance != nil {
