@@ -143,10 +143,27 @@ func deref(s *string) string {
 	return *s
 }
 
-// Me implements profile.Store in one statement: insert the profile if the caller is a member of the tenant
-// and has none, else read the one there is. Two first calls racing each other can both miss the row (the
-// loser's statement started before the winner committed), so an empty answer is asked once more.
+// meReadSQL reads the caller's own profile in the tenant (row-level security scopes it).
+const meReadSQL = `SELECT ` + ownColumns + ` FROM profiles WHERE user_id = $1::uuid`
+
+// Me implements profile.Store. Every call but a user's first finds the profile: it is read as a read
+// (ReadOnly, the replica when there is one), one small statement. Only when there is none (or the replica
+// has not seen it yet) does the write run: one statement that inserts the profile if the caller is a member
+// of the tenant and has none, else reads the one there is. Two first calls racing each other can both miss
+// the row (the loser's statement started before the winner committed), so an empty answer is asked once
+// more.
 func (s *ProfileStore) Me(ctx context.Context, p auth.Principal) (profile.Own, error) {
+	var r ownRow
+	switch err := s.db.QueryRow(ctx, p, ReadOnly, meReadSQL, []any{p.UserID}, r.dest()...); {
+	case err == nil:
+		own, err := s.open(ctx, p, &r)
+		if err != nil {
+			return profile.Own{}, fmt.Errorf("profile store: me: %w", err)
+		}
+		return own, nil
+	case !errors.Is(err, pgx.ErrNoRows):
+		return profile.Own{}, fmt.Errorf("profile store: me: %w", err)
+	}
 	const q = `
 WITH ins AS (
     INSERT INTO profiles (tenant_id, user_id, display_name)
@@ -158,7 +175,6 @@ WITH ins AS (
 SELECT ` + ownColumns + ` FROM ins
 UNION ALL
 SELECT ` + ownColumns + ` FROM profiles WHERE user_id = $2::uuid AND NOT EXISTS (SELECT 1 FROM ins)`
-	var r ownRow
 	for attempt := 0; ; attempt++ {
 		err := s.db.QueryRow(ctx, p, ReadWrite, q, []any{p.TenantID, p.UserID}, r.dest()...)
 		switch {

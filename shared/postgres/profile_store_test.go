@@ -37,6 +37,35 @@ func TestProfileStoreMe(t *testing.T) {
 		}
 	})
 
+	t.Run("existing profile read from the read pool", func(t *testing.T) {
+		t.Parallel()
+		// Writes go nowhere (nothing listens on port 1): a profile that exists is answered by the read pool.
+		dead, err := postgres.Open(ctx, "postgres://corral_app@127.0.0.1:1/corral?sslmode=disable&connect_timeout=2", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dead.Close()
+		read, err := postgres.Open(ctx, db.AppURL, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer read.Close()
+		rs := postgres.NewProfileStore(postgres.New(dead, read), newSealer(t, "k1:"+newKey(t)))
+		pr, err := rs.Me(ctx, w.principalA)
+		if err != nil {
+			t.Fatalf("Me with the write pool down: %v, want the profile from the read pool", err)
+		}
+		if pr.UserID != w.userA || pr.DisplayName != "Alice" {
+			t.Errorf("Me = %+v, want Alice's profile", pr)
+		}
+		// A user without a profile (here one who is not even a member) needs the write: with the write pool
+		// down that fails with the database's error, not "not found".
+		outsider := auth.Principal{TenantID: w.tenantA, UserID: w.userB, Roles: []string{auth.RoleOwner}}
+		if _, err := rs.Me(ctx, outsider); err == nil || errors.Is(err, profile.ErrNotFound) {
+			t.Errorf("Me of a user without a profile, write pool down: %v, want a database error", err)
+		}
+	})
+
 	t.Run("made on first call, concurrently", func(t *testing.T) {
 		t.Parallel()
 		// userA2 is a member of tenant A without a profile; their user display name is "A2".
