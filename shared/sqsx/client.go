@@ -101,12 +101,17 @@ type ReceiveInput struct {
 
 // SendMessageBatch sends up to 10 messages to the queue at queueURL.
 func (c *Client) SendMessageBatch(ctx context.Context, queueURL string, entries []SendEntry) (*BatchResult, error) {
+	return batch(ctx, c, "SendMessageBatch", queueURL, entries)
+}
+
+// batch calls one of the batch operations, whose request is the queue and its entries.
+func batch[E SendEntry | DeleteEntry](ctx context.Context, c *Client, operation, queueURL string, entries []E) (*BatchResult, error) {
 	in := struct {
-		QueueURL string      `json:"QueueUrl"`
-		Entries  []SendEntry `json:"Entries"`
+		QueueURL string `json:"QueueUrl"`
+		Entries  []E    `json:"Entries"`
 	}{queueURL, entries}
 	var out BatchResult
-	if err := c.c.Call(ctx, "SendMessageBatch", in, &out); err != nil {
+	if err := c.c.Call(ctx, operation, in, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -142,15 +147,7 @@ func (c *Client) ReceiveMessage(ctx context.Context, in ReceiveInput) ([]Receive
 
 // DeleteMessageBatch deletes up to 10 received messages from the queue at queueURL.
 func (c *Client) DeleteMessageBatch(ctx context.Context, queueURL string, entries []DeleteEntry) (*BatchResult, error) {
-	in := struct {
-		QueueURL string        `json:"QueueUrl"`
-		Entries  []DeleteEntry `json:"Entries"`
-	}{queueURL, entries}
-	var out BatchResult
-	if err := c.c.Call(ctx, "DeleteMessageBatch", in, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return batch(ctx, c, "DeleteMessageBatch", queueURL, entries)
 }
 
 // ChangeMessageVisibility makes a received message visible again after seconds (0: at once).
