@@ -50,7 +50,7 @@ func main() {
 
 type flags struct {
 	url, scenario, login, password, loginPath, ownerURL, out, referenceURL, write, pids string
-	vus, usersPerTenant                                                                 int
+	vus, usersPerTenant, slices                                                         int
 	duration, warmup, window                                                            time.Duration
 	seed                                                                                uint64
 }
@@ -62,7 +62,8 @@ func parseFlags(args []string, getenv func(string) string) (flags, error) {
 	fs.StringVar(&f.scenario, "scenario", "phase1", "phase1, phase2 or saturation")
 	fs.IntVar(&f.vus, "vus", 0, "VUs (default: phase1 1000, phase2 10000, saturation 32)")
 	fs.DurationVar(&f.duration, "duration", 0, "duration (default: phase1 30s, phase2 120s, saturation 15s per route and target)")
-	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "saturation: unrecorded warm-up before each measured run")
+	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "saturation: unrecorded warm-up of each target before each route")
+	fs.IntVar(&f.slices, "slices", 4, "saturation: the slices each route's run is cut into, the targets alternating (A B, B A, ...)")
 	fs.DurationVar(&f.window, "window", 0, "length of the reported time windows (default: phase2 5s, else 5s for runs of 20s and more)")
 	fs.IntVar(&f.usersPerTenant, "users-per-tenant", 0, "journey users per load tenant (default max(200, VUs/2): about one user per VU)")
 	fs.StringVar(&f.login, "login", "token", "token acquisition: token (mint with the dev signer) or password (POST /auth/token)")
@@ -98,6 +99,9 @@ func parseFlags(args []string, getenv func(string) string) (flags, error) {
 	}
 	if f.usersPerTenant <= 0 {
 		f.usersPerTenant = max(200, (f.vus+1)/2)
+	}
+	if f.slices < 1 {
+		return f, fmt.Errorf("-slices %d: at least 1", f.slices)
 	}
 	if f.login != "token" && f.login != "password" {
 		return f, fmt.Errorf("unknown -login %q: token or password", f.login)
@@ -187,6 +191,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		"vus": f.vus, "duration": f.duration.String(), "users_per_tenant": f.usersPerTenant, "login": f.login, "seed": f.seed,
 		"go_maxprocs": os.Getenv("GOMAXPROCS"),
 	}}
+	if f.scenario == "saturation" {
+		rep.Settings["slices"], rep.Settings["warmup"] = f.slices, f.warmup.String()
+	}
 	pids, err := parsePIDs(f.pids)
 	if err != nil {
 		return 2, err
@@ -319,7 +326,9 @@ func journey(ctx context.Context, f flags, client *http.Client, tenants []loadte
 }
 
 // saturation runs the closed loop on the read route and the write route against Corral and, when given,
-// the reference, one after the other with the same duration, each after an unrecorded warm-up.
+// the reference, for the same duration each, after an unrecorded warm-up of each. Each route's run is cut
+// into slices in which the targets take turns, alternating which goes first (loadtest.SliceOrder), and
+// each target's slices are summarised together: a slow drift of the machine lands on both sides alike.
 func saturation(ctx context.Context, f flags, tenants []loadtest.Tenant, login loadtest.Login, pids map[string]int,
 	rep *Report, stdout io.Writer) error {
 	// A bounded set of users, each logged in once: the verified-token caches of both servers hold them. The
@@ -343,42 +352,59 @@ func saturation(ctx context.Context, f flags, tenants []loadtest.Tenant, login l
 	if f.referenceURL != "" {
 		targets = append(targets, struct{ name, url string }{"reference", f.referenceURL})
 	}
-	fmt.Fprintf(stdout, "saturation: closed loop, %d VUs, %s per route and target (after %s warm-up), %d users\n",
-		f.vus, f.duration, f.warmup, len(users))
+	fmt.Fprintf(stdout, "saturation: closed loop, %d VUs, %s per route and target in %d interleaved slices (after %s warm-up), %d users\n",
+		f.vus, f.duration, f.slices, f.warmup, len(users))
+	lengths := loadtest.SliceDurations(f.duration, f.slices)
 	for _, route := range []loadtest.Route{loadtest.RouteItem, writeRoute} {
-		for _, tg := range targets {
-			opts := loadtest.Options{
-				BaseURL: tg.url, VUs: f.vus, Seed: f.seed, Client: loadtest.NewClient(f.vus),
+		// One client per target for the whole route, so its keep-alive connections carry over the slices.
+		clients := make([]*http.Client, len(targets))
+		for i := range targets {
+			clients[i] = loadtest.NewClient(f.vus)
+		}
+		opts := func(tg int, d time.Duration, seed uint64) loadtest.Options {
+			return loadtest.Options{
+				BaseURL: targets[tg].url, VUs: f.vus, Seed: seed, Client: clients[tg], Duration: d,
 				NewScript: func(vu int, rng *rand.Rand) loadtest.Script {
 					return loadtest.NewSaturation(rng, route, users, vu*len(users)/f.vus, horses, owned)
 				},
 			}
-			// The previous run may have left work behind (Corral's queue consumers work off the events its
-			// writes published): let it finish, so it is not counted against the next target.
-			if waited, busy := settle(ctx, pids); busy {
-				fmt.Fprintf(stdout, "  (still busy after waiting %s for the servers to go idle)\n", waited.Round(time.Second))
-			}
-			if f.warmup > 0 {
-				opts.Duration = f.warmup
-				if _, err := loadtest.Run(ctx, opts); err != nil {
+		}
+		if f.warmup > 0 {
+			for tg := range targets {
+				settle(ctx, pids)
+				if _, err := loadtest.Run(ctx, opts(tg, f.warmup, f.seed)); err != nil {
 					return err
 				}
 			}
-			opts.Duration = f.duration
-			before := loadtest.TakeCPU(pids)
-			res, err := loadtest.Run(ctx, opts)
-			if err != nil {
-				return err
+		}
+		recs := make([][]*loadtest.Recorder, len(targets))
+		cpus := make([][]loadtest.CPUUsage, len(targets))
+		for i, order := range loadtest.SliceOrder(len(lengths), len(targets)) {
+			for _, tg := range order {
+				// The previous slice may have left work behind (Corral's queue consumers work off the events
+				// its writes published): let it finish, so it is not counted against the next target.
+				if waited, busy := settle(ctx, pids); busy {
+					fmt.Fprintf(stdout, "  (still busy after waiting %s for the servers to go idle)\n", waited.Round(time.Second))
+				}
+				before := loadtest.TakeCPU(pids)
+				res, err := loadtest.Run(ctx, opts(tg, lengths[i], f.seed+uint64(i)))
+				if err != nil {
+					return err
+				}
+				cpus[tg] = append(cpus[tg], loadtest.CPUBetween(before, loadtest.TakeCPU(pids)))
+				recs[tg] = append(recs[tg], res.Recorder)
 			}
-			cpu := loadtest.CPUBetween(before, loadtest.TakeCPU(pids))
-			st := res.Recorder.Summarize(res.Duration, 0, nil).Journey
-			rep.Saturation = append(rep.Saturation, SaturationRun{Target: tg.name, Route: route.String(), Stats: st, CPU: cpu})
+		}
+		for tg, target := range targets {
+			st := loadtest.Merge(recs[tg]...).Summarize(f.duration, 0, nil).Journey
+			cpu := loadtest.MeanCPU(cpus[tg], lengths)
+			rep.Saturation = append(rep.Saturation, SaturationRun{Target: target.name, Route: route.String(), Stats: st, CPU: cpu})
 			procs := ""
 			for _, label := range slices.Sorted(maps.Keys(cpu.Processes)) {
 				procs += fmt.Sprintf(", %s %.2f", label, cpu.Processes[label])
 			}
 			fmt.Fprintf(stdout, "  %-9s %-20s %8.0f req/s  p50 %6.2f  p95 %6.2f  p99 %6.2f ms  errors %d  (cores: generator %.2f, machine %.2f%s)\n",
-				tg.name, route, st.RPS, st.LatencyMS.P50, st.LatencyMS.P95, st.LatencyMS.P99, st.Errors, cpu.Generator, cpu.Machine, procs)
+				target.name, route, st.RPS, st.LatencyMS.P50, st.LatencyMS.P95, st.LatencyMS.P99, st.Errors, cpu.Generator, cpu.Machine, procs)
 			if len(st.Reasons) > 0 {
 				fmt.Fprintf(stdout, "            errors: %v\n", st.Reasons)
 			}

@@ -1,0 +1,69 @@
+package loadtest
+
+import "time"
+
+// SliceOrder is the order in which a comparison runs its targets (indexes 0..targets-1) in each of slices
+// slices: forwards in even slices, backwards in odd ones (A B, B A, A B, ...). A run split this way and
+// alternated gives every target the same share of the machine's drift (a checkpoint, a table that grows,
+// another tenant of the host), which two long runs one after the other put all on one side. With an even
+// number of slices, a drift linear in time falls on all targets equally.
+func SliceOrder(slices, targets int) [][]int {
+	order := make([][]int, max(slices, 0))
+	for i := range order {
+		order[i] = make([]int, targets)
+		for j := range targets {
+			if i%2 == 0 {
+				order[i][j] = j
+			} else {
+				order[i][j] = targets - 1 - j
+			}
+		}
+	}
+	return order
+}
+
+// SliceDurations splits d into n slices that add up to d exactly (the last one takes the remainder).
+func SliceDurations(d time.Duration, n int) []time.Duration {
+	n = max(n, 1)
+	out := make([]time.Duration, n)
+	for i := range out {
+		out[i] = d / time.Duration(n)
+	}
+	out[n-1] += d - out[0]*time.Duration(n)
+	return out
+}
+
+// MeanCPU is the use over several intervals of the given lengths, weighted by length: what one
+// measurement over their sum would report, leaving out the time between them.
+func MeanCPU(us []CPUUsage, lengths []time.Duration) CPUUsage {
+	var out CPUUsage
+	var total float64
+	for i, u := range us {
+		if i >= len(lengths) {
+			break
+		}
+		w := lengths[i].Seconds()
+		total += w
+		out.Cores = u.Cores
+		out.Generator += u.Generator * w
+		out.Machine += u.Machine * w
+		for label, c := range u.Processes {
+			if out.Processes == nil {
+				out.Processes = map[string]float64{}
+			}
+			out.Processes[label] += c * w
+		}
+	}
+	if total == 0 {
+		return out
+	}
+	round := func(x float64) float64 { return float64(int64(x/total*1000+0.5)) / 1000 }
+	out.Generator, out.Machine = round(out.Generator), round(out.Machine)
+	for label, c := range out.Processes {
+		out.Processes[label] = round(c)
+	}
+	if out.Cores > 0 {
+		out.GeneratorShare = float64(int64(out.Generator/float64(out.Cores)*1000+0.5)) / 1000
+	}
+	return out
+}
