@@ -9,10 +9,11 @@ import (
 	"sync"
 )
 
-// New returns a JSON logger writing to w at the given level, with the function name on every line.
+// New returns a JSON logger writing to w at the given level, with the function name on every line. Its
+// lines are those of slog.JSONHandler, written faster for the common attribute kinds, and values that
+// implement JSONAppender are written as they encode themselves.
 func New(w io.Writer, level slog.Level, function string) *slog.Logger {
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
-	return slog.New(h).With(slog.String("function", function))
+	return slog.New(newHandler(w, level)).With(slog.String("function", function))
 }
 
 type loggerKey struct{}

@@ -19,7 +19,6 @@ import (
 // request-scoped logger in the context for handlers (logging.FromContext). It must run inside RequestID.
 func AccessLog(base *slog.Logger, namespace string) Middleware {
 	var served atomic.Bool
-	emfPrefix := `{"Timestamp":`
 	emfSuffix := `,"CloudWatchMetrics":[{"Namespace":` + strconv.Quote(namespace) +
 		`,"Dimensions":[["function"]],"Metrics":[{"Name":"Requests","Unit":"Count"},{"Name":"Latency","Unit":"Milliseconds"},` +
 		`{"Name":"Status4xx","Unit":"Count"},{"Name":"Status5xx","Unit":"Count"},{"Name":"RateLimited","Unit":"Count"},{"Name":"RateLimitFallback","Unit":"Count"},` +
@@ -51,9 +50,7 @@ func AccessLog(base *slog.Logger, namespace string) Middleware {
 			} else {
 				emf = new(emfRecord)
 			}
-			emf.b = append(emf.buf[:0], emfPrefix...)
-			emf.b = strconv.AppendInt(emf.b, start.UnixMilli(), 10)
-			emf.b = append(emf.b, emfSuffix...)
+			emf.ms, emf.rest = start.UnixMilli(), emfSuffix
 			reqID := ""
 			limited, degraded, replayed := false, false, false
 			if st != nil {
@@ -91,20 +88,36 @@ func AccessLog(base *slog.Logger, namespace string) Middleware {
 			if rw.status >= 500 {
 				level = slog.LevelError
 			}
-			base.LogAttrs(r.Context(), level, "request", attrs[:n]...)
+			// Straight to the handler: Logger.LogAttrs would also record the caller's program counter
+			// (runtime.Callers), for a source location this line never prints.
+			if h := base.Handler(); h.Enabled(r.Context(), level) {
+				line := slog.NewRecord(time.Now(), level, "request", 0)
+				line.AddAttrs(attrs[:n]...)
+				_ = h.Handle(r.Context(), line)
+			}
 		})
 	}
 }
 
-// emfRecord is the "_aws" member of an access line: already-encoded JSON that the slog JSON handler writes
-// as is. It lives in the request's state with room for the whole member, so building it allocates nothing.
+// emfRecord is the "_aws" member of an access line: the timestamp, then the rest of the member, already
+// encoded. It is a logging.JSONAppender, which the functions' handler (logging.New) appends as is; it
+// lives in the request's state, so building it allocates nothing.
 type emfRecord struct {
-	buf [768]byte
-	b   []byte
+	ms   int64  // Timestamp, Unix milliseconds
+	rest string // the encoded members after Timestamp, and the closing brace
 }
 
-// MarshalJSON returns the encoded member.
-func (e *emfRecord) MarshalJSON() ([]byte, error) { return e.b, nil }
+// AppendJSON appends the encoded member to b.
+func (e *emfRecord) AppendJSON(b []byte) []byte {
+	b = append(b, `{"Timestamp":`...)
+	b = strconv.AppendInt(b, e.ms, 10)
+	return append(b, e.rest...)
+}
+
+var _ logging.JSONAppender = (*emfRecord)(nil)
+
+// MarshalJSON returns the encoded member, for handlers other than logging.New's.
+func (e *emfRecord) MarshalJSON() ([]byte, error) { return e.AppendJSON(nil), nil }
 
 func b2i(b bool) int {
 	if b {
