@@ -13,7 +13,13 @@ import (
 // lines are those of slog.JSONHandler, written faster for the common attribute kinds, and values that
 // implement JSONAppender are written as they encode themselves.
 func New(w io.Writer, level slog.Level, function string) *slog.Logger {
-	return slog.New(newHandler(w, level)).With(slog.String("function", function))
+	return NewBase(w, level).With(slog.String("function", function))
+}
+
+// NewBase is New without the function attribute, for a process that serves several functions (the local
+// runner) and adds each one's name with With.
+func NewBase(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(newHandler(w, level))
 }
 
 type loggerKey struct{}

@@ -19,6 +19,7 @@ import (
 	"github.com/rocker-app/corral/shared/catalog"
 	"github.com/rocker-app/corral/shared/config"
 	"github.com/rocker-app/corral/shared/localrun"
+	"github.com/rocker-app/corral/shared/logging"
 	"github.com/rocker-app/corral/shared/platform"
 	"github.com/rocker-app/corral/shared/platform/awsparts"
 	"github.com/rocker-app/corral/shared/samtemplate"
@@ -72,7 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	}
 	cfg.Function = *fn
 	// No function attribute here: the invoker adds the function name itself.
-	deps, err := platform.NewDeps(ctx, cfg, slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})), awsparts.All()...)
+	deps, err := platform.NewDeps(ctx, cfg, logging.NewBase(os.Stderr, cfg.LogLevel), awsparts.All()...)
 	if err != nil {
 		return err
 	}

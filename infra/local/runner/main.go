@@ -59,7 +59,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	}
 	log := logging.New(os.Stdout, cfg.LogLevel, "local-runner")
 	// Each function's logger replaces the function name with its own.
-	deps, err := platform.NewDeps(ctx, cfg, slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: cfg.LogLevel})), awsparts.All()...)
+	deps, err := platform.NewDeps(ctx, cfg, logging.NewBase(os.Stdout, cfg.LogLevel), awsparts.All()...)
 	if err != nil {
 		return err
 	}

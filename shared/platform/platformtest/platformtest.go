@@ -18,6 +18,7 @@ import (
 
 	"github.com/rocker-app/corral/shared/auth"
 	"github.com/rocker-app/corral/shared/config"
+	"github.com/rocker-app/corral/shared/logging"
 	"github.com/rocker-app/corral/shared/platform"
 	"github.com/rocker-app/corral/shared/platform/awsparts"
 	"github.com/rocker-app/corral/shared/postgres/pgtest"
@@ -96,7 +97,7 @@ func New(t testing.TB, modify ...func(*config.Config)) *Env {
 		m(&cfg)
 	}
 	// No function attribute: the local runner and invoker name each function on their own.
-	log := slog.New(slog.NewJSONHandler(t.Output(), &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := logging.NewBase(t.Output(), cfg.LogLevel)
 	d, err := platform.NewDeps(context.Background(), cfg, log, awsparts.All()...)
 	if err != nil {
 		t.Fatal(err)
