@@ -2,9 +2,14 @@ package maintenance
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -88,34 +93,174 @@ func NewCleanup(db *pgxpool.Pool, log *slog.Logger, o Options, steps []Step) *Cl
 // Run attempts every step, each under Options.StepTimeout, and returns what each did. The error joins
 // the failures of the steps that failed (each naming its step); the other steps have still run. A step
 // whose table does not exist is skipped, not failed.
+//
+// A run is usually a cold start's first work and finds little to delete, so its first round is one round
+// trip (firstRound): which tables exist, and the first batch of every step, each batch its own implicit
+// transaction, pipelined under one StepTimeout. A step that deleted a full batch then goes on alone, under
+// its own timeout. When the round fails as a whole (a lost connection, its timeout), the steps it finished
+// keep their results, the step whose batch it was waiting for fails with that error, and the others run
+// alone. (Batches the server ran after the client gave up on the round still count as deleted rows in the
+// database, not in the results.)
 func (c *Cleanup) Run(ctx context.Context) ([]Result, error) {
 	if c.db == nil {
 		return nil, ErrNoMaintenanceDB
 	}
 	now := c.opts.Now()
 	names := make([]string, len(c.steps))
-	tables := make([]string, len(c.steps))
 	for i, s := range c.steps {
-		names[i], tables[i] = s.Name, s.Table
+		names[i] = s.Name
 	}
-	// Which tables exist, for every step in one round trip; when that fails, every step fails with it.
 	tctx, cancel := context.WithTimeout(ctx, c.opts.StepTimeout)
-	exist, existErr := existingTables(tctx, c.db, tables)
+	first := c.firstRound(tctx, now)
 	cancel()
 	return runSteps(ctx, c.log, "cleanup", c.opts.StepTimeout, names, func(ctx context.Context, i int) (Result, error) {
-		if existErr != nil {
-			return Result{}, existErr
+		s := c.steps[i]
+		if first.existErr != nil {
+			return Result{}, first.existErr // which tables exist is unknown: every step fails with it
 		}
-		if !exist[c.steps[i].Table] {
+		if first.exist != nil && !first.exist[s.Table] {
 			return Result{Skipped: true}, nil
 		}
-		return c.step(ctx, c.steps[i], now)
+		switch {
+		case i < first.done:
+			b := first.batches[i]
+			if b.err != nil || b.rows < int64(c.opts.BatchSize) {
+				return Result{Rows: b.rows}, b.err
+			}
+			return c.step(ctx, s, now, b.rows)
+		case i == first.done && first.exist != nil:
+			return Result{}, first.err // the round failed waiting for this step's batch
+		case first.exist == nil: // the round failed before it knew which tables exist
+			exist, err := existingTables(ctx, c.db, []string{s.Table})
+			if err != nil {
+				return Result{}, err
+			}
+			if !exist[s.Table] {
+				return Result{Skipped: true}, nil
+			}
+		}
+		return c.step(ctx, s, now, 0)
 	})
 }
 
-// step deletes s's expired rows, in batches, from its table (which exists).
-func (c *Cleanup) step(ctx context.Context, s Step, now time.Time) (Result, error) {
-	var r Result
+// round is what the first round of a run did: which tables exist (nil when that answer never came, or
+// existErr), the first batch of steps [0, done), and err, what stopped the round before its end.
+type round struct {
+	exist    map[string]bool
+	existErr error
+	batches  []batch
+	done     int
+	err      error
+}
+
+// batch is one step's first batch: rows deleted, or its error.
+type batch struct {
+	rows int64
+	err  error
+}
+
+// firstRound sends, in one pipeline, the existence check of the steps' tables and the first batch of
+// every step, a Sync after each, so that each is its own implicit transaction and a failing one fails
+// alone. The statements go unprepared (the unnamed statement), as everywhere in the jobs. The batch of a
+// step whose table does not exist fails (undefined table) and Run ignores it.
+func (c *Cleanup) firstRound(ctx context.Context, now time.Time) round {
+	var r round
+	conn, err := c.db.Acquire(ctx)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer conn.Release()
+	tables := make([]string, len(c.steps))
+	for i, s := range c.steps {
+		tables[i] = s.Table
+	}
+	tableArray, err := conn.Conn().TypeMap().Encode(pgtype.TextArrayOID, pgtype.TextFormatCode, tables, nil)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	limit := []byte(strconv.Itoa(c.opts.BatchSize))
+	p := conn.Conn().PgConn().StartPipeline(ctx)
+	p.SendQueryParams(existingTablesSQL, [][]byte{tableArray}, []uint32{pgtype.TextArrayOID}, nil, nil)
+	p.SendPipelineSync()
+	for _, s := range c.steps {
+		cutoff := []byte(s.Cutoff(now).UTC().Format("2006-01-02T15:04:05.999999Z07:00"))
+		p.SendQueryParams(s.Delete, [][]byte{cutoff, limit}, []uint32{pgtype.TimestamptzOID, pgtype.Int8OID}, nil, nil)
+		p.SendPipelineSync()
+	}
+	fail := func(err error) round {
+		r.err = err
+		_ = p.Close()
+		return r
+	}
+	if err := p.Flush(); err != nil {
+		return fail(err)
+	}
+	exist := map[string]bool{}
+	_, segErr, err := readSegment(p, func(rr *pgconn.ResultReader) {
+		for rr.NextRow() {
+			exist[string(rr.Values()[0])] = true
+		}
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if r.exist, r.existErr = exist, segErr; segErr != nil {
+		r.exist = nil
+	}
+	r.batches = make([]batch, len(c.steps))
+	for i := range c.steps {
+		rows, segErr, err := readSegment(p, nil)
+		if err != nil {
+			return fail(err)
+		}
+		r.batches[i], r.done = batch{rows: rows, err: segErr}, i+1
+	}
+	if err := p.Close(); err != nil {
+		r.err = err
+	}
+	return r
+}
+
+// readSegment reads the next statement's result of p and the Sync after it. rows (when not nil) reads the
+// result's rows. It returns the rows affected, the statement's own error (a *pgconn.PgError: the server
+// skipped to the Sync), or err, any other failure, after which p is unusable.
+func readSegment(p *pgconn.Pipeline, rows func(*pgconn.ResultReader)) (affected int64, stmtErr, err error) {
+	res, err := p.GetResults()
+	switch res := res.(type) {
+	case *pgconn.ResultReader:
+		if rows != nil {
+			rows(res)
+		}
+		tag, cerr := res.Close()
+		affected, err = tag.RowsAffected(), cerr
+	case nil:
+		if err == nil {
+			return 0, nil, errors.New("pipeline: no result for a statement")
+		}
+	default:
+		return 0, nil, fmt.Errorf("pipeline: unexpected %T for a statement", res)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		stmtErr, err = err, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	if res, err := p.GetResults(); err != nil {
+		return 0, nil, err
+	} else if _, ok := res.(*pgconn.PipelineSync); !ok {
+		return 0, nil, fmt.Errorf("pipeline: unexpected %T for a Sync", res)
+	}
+	return affected, stmtErr, nil
+}
+
+// step deletes s's expired rows, in batches, from its table (which exists); deleted is what its first
+// round already deleted (a full batch), 0 when it starts from scratch.
+func (c *Cleanup) step(ctx context.Context, s Step, now time.Time, deleted int64) (Result, error) {
+	r := Result{Rows: deleted}
 	cutoff := s.Cutoff(now)
 	for {
 		tag, err := c.db.Exec(ctx, s.Delete, unprepared, cutoff, c.opts.BatchSize)

@@ -129,10 +129,13 @@ func runSteps(ctx context.Context, log *slog.Logger, job string, timeout time.Du
 // it pins the session for nothing.
 const unprepared = pgx.QueryExecModeExec
 
+// existingTablesSQL returns which of the tables $1 exist.
+const existingTablesSQL = `SELECT t FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NOT NULL`
+
 // existingTables reports which of tables (schema-qualified) exist, in one statement, so a step for a table
 // that a later migration adds is skipped rather than failed.
 func existingTables(ctx context.Context, db *pgxpool.Pool, tables []string) (map[string]bool, error) {
-	rows, err := db.Query(ctx, `SELECT t FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NOT NULL`, unprepared, tables)
+	rows, err := db.Query(ctx, existingTablesSQL, unprepared, tables)
 	if err != nil {
 		return nil, err
 	}
