@@ -447,8 +447,17 @@ VALUES ($1, $2, $3, nullif($4, '')::inet, nullif($5, ''), $6::jsonb, nullif($7, 
 	return nil
 }
 
-// addEvent writes a webhook event about a membership change to the outbox in tx and returns its id.
+// addEvent writes a webhook event about a membership change to the outbox in tx and returns its id, when
+// an enabled endpoint of the tenant receives events of that kind; otherwise it writes nothing and returns
+// "" (the event would reach no one: the relay and the dispatcher would only pass it along to drop it).
 func addEvent(ctx context.Context, tx pgx.Tx, a tenant.Actor, kind string, payload map[string]any) (string, error) {
+	var subscribed bool
+	if err := tx.QueryRow(ctx, `SELECT `+webhookSubscribed("$1::uuid", "$2::text"), a.TenantID, kind).Scan(&subscribed); err != nil {
+		return "", fmt.Errorf("tenant store: webhook subscription of %s: %w", kind, err)
+	}
+	if !subscribed {
+		return "", nil
+	}
 	id := uuid.NewString()
 	payload["tenant_id"], payload["by"] = a.TenantID, a.UserID
 	if err := outbox.Add(ctx, tx, outbox.Entry{ID: id, Queue: "webhooks", Kind: kind, TenantID: a.TenantID, Payload: payload}); err != nil {

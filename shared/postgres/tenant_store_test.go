@@ -365,13 +365,18 @@ WHERE datname = $1 AND usename = $2 AND wait_event_type = 'Lock'`, db.Name, pgte
 }
 
 // Removing a member and changing a role end the member's live sessions in that tenant only; a removal
-// also drops the member's business memberships, and both write an audit event and an outbox event.
+// also drops the member's business memberships, and both write an audit event and, for a tenant whose
+// webhook endpoint receives them, an outbox event.
 func TestTenantStoreMembershipChangesRevokeSessions(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
 	w := arrange(t, db.Owner)
 	s := postgres.NewTenantStore(db.App)
 	ctx := context.Background()
+	if _, err := db.Owner.Exec(ctx, `UPDATE webhook_endpoints SET event_types = '{horse.created,tenant.member_role_changed,tenant.member_removed}'
+WHERE tenant_id = $1`, w.tenantA); err != nil {
+		t.Fatal(err)
+	}
 
 	// userA2 belongs to tenant B too; it has two live sessions in A, one ended by logout, one live in B.
 	if _, err := db.Owner.Exec(ctx, `INSERT INTO memberships (tenant_id, user_id, role) VALUES ($1, $2, 'member')`, w.tenantB, w.userA2); err != nil {
@@ -450,6 +455,50 @@ SELECT (SELECT count(*) FROM business_members WHERE tenant_id = $1 AND user_id =
 	}
 	if got := roleOf(t, db.Owner, w.tenantB, w.userA2); got != auth.RoleMember {
 		t.Errorf("membership in tenant B is now %q, want member", got)
+	}
+}
+
+// A membership change writes its outbox event only when an enabled endpoint of the tenant receives it:
+// tenant B's endpoint takes horse.created only, then every event ('*'), then is disabled.
+func TestTenantStoreMemberEventsOnlyWhenSubscribed(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	w := arrange(t, db.Owner)
+	s := postgres.NewTenantStore(db.App)
+	ctx := context.Background()
+	m := addTenantMember(t, db.Owner, w.tenantB, auth.RoleMember)
+	events := func() int {
+		t.Helper()
+		var n int
+		if err := db.Owner.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE tenant_id = $1 AND kind = $2`,
+			w.tenantB, postgres.MemberRoleChangedEvent).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	role := auth.RoleMember
+	for _, step := range []struct {
+		name, endpoints string
+		written         bool
+	}{
+		{"subscribed to horse.created only", `SELECT $1::uuid`, false},
+		{"subscribed to every event", `UPDATE webhook_endpoints SET event_types = '{*}' WHERE tenant_id = $1`, true},
+		{"endpoint disabled", `UPDATE webhook_endpoints SET disabled_at = now(), disabled_reason = 'failing' WHERE tenant_id = $1`, false},
+	} {
+		if _, err := db.Owner.Exec(ctx, step.endpoints, w.tenantB); err != nil {
+			t.Fatal(err)
+		}
+		before := events()
+		role = map[string]string{auth.RoleMember: auth.RoleModerator, auth.RoleModerator: auth.RoleMember}[role]
+		if _, err := s.ChangeRole(ctx, actorOf(w.principalB), m.UserID, role); err != nil {
+			t.Fatalf("%s: ChangeRole: %v", step.name, err)
+		}
+		if got, want := events()-before, map[bool]int{true: 1, false: 0}[step.written]; got != want {
+			t.Errorf("%s: %d events written, want %d", step.name, got, want)
+		}
+		if got := roleOf(t, db.Owner, w.tenantB, m.UserID); got != role {
+			t.Errorf("%s: role %q, want %q (the change commits either way)", step.name, got, role)
+		}
 	}
 }
 
