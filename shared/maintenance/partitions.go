@@ -2,10 +2,13 @@ package maintenance
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -83,39 +86,74 @@ func (p *Partitions) Run(ctx context.Context) ([]Result, error) {
 	})
 }
 
+// table maintains t in one round trip: the partition count, the ensure of each month, the count again and
+// the drop, pipelined with a Sync after each, so that each is its own transaction (as when sent one by
+// one): a failing statement fails alone, and the error of the first that failed is returned with what the
+// others did.
 func (p *Partitions) table(ctx context.Context, t PartitionedTable, now time.Time) (Result, error) {
 	var r Result
-	before, err := p.partitionCount(ctx, t.Name)
+	conn, err := p.db.Acquire(ctx)
 	if err != nil {
 		return r, err
 	}
-	for _, m := range Months(now, p.opts.MonthsAhead) {
-		var name string
-		if err := p.db.QueryRow(ctx, t.Ensure, unprepared, m).Scan(&name); err != nil {
-			return r, err
+	defer conn.Release()
+	pl := conn.Conn().PgConn().StartPipeline(ctx)
+	send := func(sql string, arg string, oid uint32) {
+		pl.SendQueryParams(sql, [][]byte{[]byte(arg)}, []uint32{oid}, nil, nil)
+		pl.SendPipelineSync()
+	}
+	months := Months(now, p.opts.MonthsAhead)
+	send(partitionCountSQL, t.Name, pgtype.TextOID)
+	for _, m := range months {
+		send(t.Ensure, m.Format(time.DateOnly), pgtype.DateOID)
+	}
+	send(partitionCountSQL, t.Name, pgtype.TextOID)
+	send(t.DropBefore, now.Add(-t.Retention).UTC().Format("2006-01-02T15:04:05.999999Z07:00"), pgtype.TimestamptzOID)
+	if err := pl.Flush(); err != nil {
+		_ = pl.Close()
+		return r, err
+	}
+	var firstErr error
+	read := func(rows func(*pgconn.ResultReader)) bool {
+		_, stmtErr, err := readSegment(pl, rows)
+		if err != nil {
+			firstErr = errors.Join(firstErr, err)
+			return false
+		}
+		if firstErr == nil {
+			firstErr = stmtErr
+		}
+		return true
+	}
+	var counts [2]int64
+	var countErr error
+	count := func(i int) func(*pgconn.ResultReader) {
+		return func(rr *pgconn.ResultReader) {
+			for rr.NextRow() {
+				counts[i], countErr = strconv.ParseInt(string(rr.Values()[0]), 10, 64)
+			}
 		}
 	}
-	after, err := p.partitionCount(ctx, t.Name)
-	if err != nil {
-		return r, err
+	var dropped []string
+	ok := read(count(0))
+	for range months {
+		ok = ok && read(nil)
 	}
-	r.Rows = after - before
-	rows, err := p.db.Query(ctx, t.DropBefore, unprepared, now.Add(-t.Retention))
-	if err != nil {
-		return r, err
+	ok = ok && read(count(1)) && read(func(rr *pgconn.ResultReader) {
+		for rr.NextRow() {
+			dropped = append(dropped, string(rr.Values()[0]))
+		}
+	})
+	if err := pl.Close(); ok && err != nil {
+		firstErr = errors.Join(firstErr, err)
 	}
-	dropped, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return r, err
+	if firstErr = errors.Join(firstErr, countErr); firstErr != nil {
+		return r, firstErr
 	}
-	p.log.InfoContext(ctx, "partitions maintained", "table", t.Name, "created", after-before, "dropped", dropped)
-	r.Rows += int64(len(dropped))
+	p.log.InfoContext(ctx, "partitions maintained", "table", t.Name, "created", counts[1]-counts[0], "dropped", dropped)
+	r.Rows = counts[1] - counts[0] + int64(len(dropped))
 	return r, nil
 }
 
-// partitionCount counts the partitions of table (default partition included).
-func (p *Partitions) partitionCount(ctx context.Context, table string) (int64, error) {
-	var n int64
-	err := p.db.QueryRow(ctx, `SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass('public.' || $1::text)`, unprepared, table).Scan(&n)
-	return n, err
-}
+// partitionCountSQL counts the partitions of the table $1 (default partition included).
+const partitionCountSQL = `SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass('public.' || $1::text)`
