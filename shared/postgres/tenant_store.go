@@ -120,14 +120,15 @@ func memberDest(m *tenant.Member) []any {
 }
 
 // Members implements tenant.Store: one statement, which serves the page only when the caller is still a
-// member; an empty page is told apart from a caller who is not by a second read.
+// member; an empty page is told apart from a caller who is not by a second read. The tenant is named, as
+// in Get, so the page reads the tenant's memberships only.
 func (s *TenantStore) Members(ctx context.Context, p auth.Principal, q tenant.PageQuery) (tenant.MemberPage, error) {
 	const list = memberSelect + `
-WHERE EXISTS (SELECT 1 FROM memberships c WHERE c.user_id = $1)
+WHERE m.tenant_id = $5 AND EXISTS (SELECT 1 FROM memberships c WHERE c.user_id = $1)
   AND ($2::timestamptz IS NULL OR (m.created_at, m.user_id) < ($2::timestamptz, $3::uuid))
 ORDER BY m.created_at DESC, m.user_id DESC
 LIMIT $4`
-	args := []any{p.UserID, nil, nil, q.Limit + 1}
+	args := []any{p.UserID, nil, nil, q.Limit + 1, p.TenantID}
 	if q.After != nil {
 		args[1], args[2] = q.After.CreatedAt, q.After.ID
 	}
