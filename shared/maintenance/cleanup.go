@@ -185,7 +185,7 @@ func (c *Cleanup) firstRound(ctx context.Context, now time.Time) round {
 	p.SendQueryParams(existingTablesSQL, [][]byte{tableArray}, []uint32{pgtype.TextArrayOID}, nil, nil)
 	p.SendPipelineSync()
 	for _, s := range c.steps {
-		cutoff := []byte(s.Cutoff(now).UTC().Format("2006-01-02T15:04:05.999999Z07:00"))
+		cutoff := []byte(s.Cutoff(now).UTC().Format(timestamptzText))
 		p.SendQueryParams(s.Delete, [][]byte{cutoff, limit}, []uint32{pgtype.TimestamptzOID, pgtype.Int8OID}, nil, nil)
 		p.SendPipelineSync()
 	}

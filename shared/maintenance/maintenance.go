@@ -129,6 +129,10 @@ func runSteps(ctx context.Context, log *slog.Logger, job string, timeout time.Du
 // it pins the session for nothing.
 const unprepared = pgx.QueryExecModeExec
 
+// timestamptzText is how the pipelined jobs send a timestamptz parameter as text: RFC 3339 in UTC, to the
+// microsecond Postgres keeps.
+const timestamptzText = "2006-01-02T15:04:05.999999Z07:00"
+
 // existingTablesSQL returns which of the tables $1 exist.
 const existingTablesSQL = `SELECT t FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NOT NULL`
 

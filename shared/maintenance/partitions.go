@@ -108,7 +108,7 @@ func (p *Partitions) table(ctx context.Context, t PartitionedTable, now time.Tim
 		send(t.Ensure, m.Format(time.DateOnly), pgtype.DateOID)
 	}
 	send(partitionCountSQL, t.Name, pgtype.TextOID)
-	send(t.DropBefore, now.Add(-t.Retention).UTC().Format("2006-01-02T15:04:05.999999Z07:00"), pgtype.TimestamptzOID)
+	send(t.DropBefore, now.Add(-t.Retention).UTC().Format(timestamptzText), pgtype.TimestamptzOID)
 	if err := pl.Flush(); err != nil {
 		_ = pl.Close()
 		return r, err
