@@ -1,6 +1,10 @@
 package loadtest
 
-import "time"
+import (
+	"math"
+	"slices"
+	"time"
+)
 
 // SliceOrder is the order in which a comparison runs its targets (indexes 0..targets-1) in each of slices
 // slices: forwards in even slices, backwards in odd ones (A B, B A, A B, ...). A run split this way and
@@ -66,4 +70,33 @@ func MeanCPU(us []CPUUsage, lengths []time.Duration) CPUUsage {
 		out.GeneratorShare = float64(int64(out.Generator/float64(out.Cores)*1000+0.5)) / 1000
 	}
 	return out
+}
+
+// SliceRatios is the throughput of target a over that of target b in each slice: a[i] and b[i] are what
+// the two recorded in slice i, which both ran for the same time, so the ratio of their request counts is
+// that of their requests per second. The slices of one run give as many ratios, each from two neighbouring
+// measurements, so their spread shows how far the run's overall ratio can be trusted. A slice in which b
+// completed nothing gives 0.
+func SliceRatios(a, b []*Recorder) []float64 {
+	out := make([]float64, min(len(a), len(b)))
+	for i := range out {
+		if n := len(b[i].Samples); n > 0 {
+			out[i] = math.Round(float64(len(a[i].Samples))/float64(n)*1000) / 1000
+		}
+	}
+	return out
+}
+
+// Median is the median of xs (the mean of the middle two for an even count), 0 for none. xs is not
+// changed.
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -55,5 +56,38 @@ func TestMeanCPU(t *testing.T) {
 	}
 	if got := MeanCPU(nil, nil); !reflect.DeepEqual(got, CPUUsage{}) {
 		t.Fatalf("MeanCPU(nil) = %+v, want zero", got)
+	}
+}
+
+func TestSliceRatios(t *testing.T) {
+	rec := func(n int) *Recorder {
+		r := &Recorder{}
+		for range n {
+			r.Record(Sample{Route: RouteItem, Outcome: OK, Latency: time.Millisecond}, "")
+		}
+		return r
+	}
+	a := []*Recorder{rec(80), rec(90), rec(3)}
+	b := []*Recorder{rec(100), rec(120), rec(0), rec(50)}
+	if got, want := SliceRatios(a, b), []float64{0.8, 0.75, 0}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("SliceRatios = %v, want %v", got, want)
+	}
+	if got := SliceRatios(nil, b); len(got) != 0 {
+		t.Fatalf("SliceRatios(nil, b) = %v, want none", got)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, c := range []struct {
+		xs   []float64
+		want float64
+	}{{nil, 0}, {[]float64{0.7}, 0.7}, {[]float64{0.9, 0.7, 0.8}, 0.8}, {[]float64{0.9, 0.7, 0.8, 0.6}, 0.75}} {
+		in := slices.Clone(c.xs)
+		if got := Median(c.xs); got != c.want {
+			t.Errorf("Median(%v) = %v, want %v", c.xs, got, c.want)
+		}
+		if !reflect.DeepEqual(in, c.xs) {
+			t.Errorf("Median changed its input: %v, was %v", c.xs, in)
+		}
 	}
 }

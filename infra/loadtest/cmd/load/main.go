@@ -149,6 +149,9 @@ type SaturationCmp struct {
 	Throughput float64 `json:"throughput"` // Corral's RPS / the reference's (target >= 0.8)
 	P95        float64 `json:"p95"`        // Corral's p95 / the reference's (target <= 1.25)
 	Pass       bool    `json:"pass"`
+	// SliceThroughput is the throughput ratio in each slice (loadtest.SliceRatios): its spread is how
+	// far Throughput can be trusted.
+	SliceThroughput []float64 `json:"slice_throughput,omitempty"`
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) (int, error) {
@@ -355,6 +358,7 @@ func saturation(ctx context.Context, f flags, tenants []loadtest.Tenant, login l
 	fmt.Fprintf(stdout, "saturation: closed loop, %d VUs, %s per route and target in %d interleaved slices (after %s warm-up), %d users\n",
 		f.vus, f.duration, f.slices, f.warmup, len(users))
 	lengths := loadtest.SliceDurations(f.duration, f.slices)
+	perSlice := map[string][]float64{}
 	for _, route := range []loadtest.Route{loadtest.RouteItem, writeRoute} {
 		// One client per target for the whole route, so its keep-alive connections carry over the slices.
 		clients := make([]*http.Client, len(targets))
@@ -395,6 +399,9 @@ func saturation(ctx context.Context, f flags, tenants []loadtest.Tenant, login l
 				recs[tg] = append(recs[tg], res.Recorder)
 			}
 		}
+		if len(targets) == 2 {
+			perSlice[route.String()] = loadtest.SliceRatios(recs[0], recs[1])
+		}
 		for tg, target := range targets {
 			st := loadtest.Merge(recs[tg]...).Summarize(f.duration, 0, nil).Journey
 			cpu := loadtest.MeanCPU(cpus[tg], lengths)
@@ -417,10 +424,15 @@ func saturation(ctx context.Context, f flags, tenants []loadtest.Tenant, login l
 	fmt.Fprintln(stdout, "\nCorral / reference (targets: throughput >= 0.80, p95 <= 1.25):")
 	for i := 0; i+1 < len(rep.Saturation); i += 2 {
 		c, r := rep.Saturation[i].Stats, rep.Saturation[i+1].Stats
-		cmp := SaturationCmp{Throughput: ratio(c.RPS, r.RPS), P95: ratio(c.LatencyMS.P95, r.LatencyMS.P95)}
+		route := rep.Saturation[i].Route
+		cmp := SaturationCmp{Throughput: ratio(c.RPS, r.RPS), P95: ratio(c.LatencyMS.P95, r.LatencyMS.P95), SliceThroughput: perSlice[route]}
 		cmp.Pass = cmp.Throughput >= 0.8 && cmp.P95 <= 1.25
-		rep.Ratios[rep.Saturation[i].Route] = cmp
-		fmt.Fprintf(stdout, "  %-20s throughput %.2f  p95 %.2f  %s\n", rep.Saturation[i].Route, cmp.Throughput, cmp.P95, passText(cmp.Pass))
+		rep.Ratios[route] = cmp
+		spread := ""
+		if s := cmp.SliceThroughput; len(s) > 1 {
+			spread = fmt.Sprintf("  (slices %.2f-%.2f, median %.2f)", slices.Min(s), slices.Max(s), loadtest.Median(s))
+		}
+		fmt.Fprintf(stdout, "  %-20s throughput %.2f  p95 %.2f  %s%s\n", route, cmp.Throughput, cmp.P95, passText(cmp.Pass), spread)
 	}
 	return nil
 }
