@@ -70,9 +70,17 @@ func WriteJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 }
 
 // EncodeJSON returns the body WriteJSON writes for v: encoding/json's Encoder output, with <, >, & and
-// U+2028/2029 escaped and a newline at the end. A store that records a response before the handler
-// writes it encodes the body with this, so the record and the answer are the same bytes.
+// U+2028/2029 escaped and a newline at the end (a JSONAppender appends the same bytes itself). A store
+// that records a response before the handler writes it encodes the body with this, so the record and the
+// answer are the same bytes.
 func EncodeJSON(v any) ([]byte, error) {
+	if a, ok := v.(JSONAppender); ok {
+		b, err := a.AppendJSON(make([]byte, 0, 512))
+		if err != nil {
+			return nil, err
+		}
+		return append(b, '\n'), nil
+	}
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(v); err != nil {
 		return nil, err
