@@ -18,3 +18,6 @@ func (db *DB) EnqueueCombined(ctx context.Context, p auth.Principal, sql string,
 
 // ScopeDigest is scopeDigest, for TestScopeDigestMatchesSQL.
 var ScopeDigest = scopeDigest
+
+// HeaderJSON is headerJSON, for TestHeaderJSONMatchesEncodingJSON.
+var HeaderJSON = headerJSON

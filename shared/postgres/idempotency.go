@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -19,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rocker-app/corral/shared/auth"
+	"github.com/rocker-app/corral/shared/httpapi"
 	"github.com/rocker-app/corral/shared/idempotency"
 )
 
@@ -114,11 +116,48 @@ idempotency_record AS (
 
 // recordArgs are the record's parameters of a RecordedWrite's WithRecord.
 func recordArgs(l *idempotency.Pending, exp *idempotency.Expected) []any {
-	headers, err := json.Marshal(exp.Header)
-	if err != nil || exp.Header == nil {
-		headers = []byte("{}")
+	return []any{l.Key.TenantID, l.Key.UserID, l.Key.Route, l.Key.Key, l.RequestHash, exp.Status, headerJSON(exp.Header), l.TTL.Seconds(), scopeDigest(l.Key)}
+}
+
+// headerJSON is a stored response's headers as the JSON object encoding/json writes for them ({} for
+// none), without its reflection: names sorted, each with its array of values. Every recorded write
+// sends one.
+func headerJSON(h http.Header) []byte {
+	if len(h) == 0 {
+		return []byte("{}")
 	}
-	return []any{l.Key.TenantID, l.Key.UserID, l.Key.Route, l.Key.Key, l.RequestHash, exp.Status, headers, l.TTL.Seconds(), scopeDigest(l.Key)}
+	names := make([]string, 0, len(h))
+	for name := range h {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	b := make([]byte, 0, 64)
+	for i, name := range names {
+		if i == 0 {
+			b = append(b, '{')
+		} else {
+			b = append(b, ',')
+		}
+		b = httpapi.AppendJSONString(b, name)
+		b = append(b, ':')
+		if h[name] == nil {
+			b = append(b, "null"...)
+			continue
+		}
+		for j, v := range h[name] {
+			if j == 0 {
+				b = append(b, '[')
+			} else {
+				b = append(b, ',')
+			}
+			b = httpapi.AppendJSONString(b, v)
+		}
+		if len(h[name]) == 0 {
+			b = append(b, '[')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
 }
 
 // EncoderJSON is the SQL expression of the bytes encoding/json's Encoder writes for the JSON text
@@ -224,10 +263,7 @@ WHERE scope = $9::uuid
 
 // Complete implements idempotency.Store.
 func (s *IdempotencyStore) Complete(ctx context.Context, k idempotency.Key, leaseToken string, rec idempotency.Record) error {
-	headers, err := json.Marshal(rec.Header)
-	if err != nil {
-		return fmt.Errorf("idempotency: complete: %w", err)
-	}
+	headers := headerJSON(rec.Header)
 	body := rec.Body
 	if body == nil {
 		body = []byte{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"testing"
@@ -179,6 +180,30 @@ func TestScopeDigestMatchesSQL(t *testing.T) {
 		}
 		if got := postgres.ScopeDigest(k); got != want {
 			t.Errorf("%+v: digest %x, SQL's %x", k, got, want)
+		}
+	}
+}
+
+// headerJSON writes what encoding/json writes for a response's headers, and {} for none.
+func TestHeaderJSONMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	headers := []http.Header{
+		{"Content-Type": {"application/json"}},
+		{"Location": {"/horses/1"}, "Content-Type": {"application/json"}, "X-Many": {"a", "b", ""}},
+		{"X-Nil": nil, "X-Empty": {}, "X-Awkward": {`"<tag>" & \ é ` + "\u2028\x01\xff"}},
+	}
+	for _, h := range headers {
+		want, err := json.Marshal(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := postgres.HeaderJSON(h); string(got) != string(want) {
+			t.Errorf("headerJSON(%v) = %s, want %s", h, got, want)
+		}
+	}
+	for _, h := range []http.Header{nil, {}} {
+		if got := postgres.HeaderJSON(h); string(got) != "{}" {
+			t.Errorf("headerJSON(%v) = %s, want {}", h, got)
 		}
 	}
 }
