@@ -21,3 +21,6 @@ var ScopeDigest = scopeDigest
 
 // HeaderJSON is headerJSON, for TestHeaderJSONMatchesEncodingJSON.
 var HeaderJSON = headerJSON
+
+// RowInto is rowInto over dest, for TestRowIntoMatchesScan.
+func RowInto(dest ...any) any { return rowInto(dest) }

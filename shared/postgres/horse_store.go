@@ -51,9 +51,10 @@ func (s *HorseStore) WithEvents(p EventPublisher) *HorseStore {
 // horseColumns is every column of a Horse, in the order scanHorse reads them.
 const horseColumns = `id, name, breed, sex, color, birth_year, discipline, description, owner_user_id, owner_business_id, created_by, created_at, updated_at`
 
+// horseDest is where a row of horseColumns goes: one rowInto over h's fields.
 func horseDest(h *horse.Horse) []any {
-	return []any{&h.ID, &h.Name, &h.Breed, &h.Sex, &h.Color, &h.BirthYear, &h.Discipline, &h.Description,
-		&h.OwnerUserID, &h.OwnerBusinessID, &h.CreatedBy, &h.CreatedAt, &h.UpdatedAt}
+	return []any{rowInto{&h.ID, &h.Name, &h.Breed, &h.Sex, &h.Color, &h.BirthYear, &h.Discipline, &h.Description,
+		&h.OwnerUserID, &h.OwnerBusinessID, &h.CreatedBy, &h.CreatedAt, &h.UpdatedAt}}
 }
 
 // horseColumn maps a field name of horse.Fields to its column (a constant of ours) and where to scan it.

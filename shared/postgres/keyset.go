@@ -92,7 +92,7 @@ func listPage[T any](ctx context.Context, db *DB, p auth.Principal, k *keyset, t
 	sql, args := k.build(table, cols, limit)
 	err = db.Query(ctx, p, ReadOnly, sql, args, func(r pgx.Rows) error {
 		cur = zero
-		if err := r.Scan(dest...); err != nil {
+		if err := r.Scan(rowInto(dest)); err != nil {
 			return err
 		}
 		rows = append(rows, cur)
