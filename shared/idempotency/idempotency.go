@@ -115,7 +115,7 @@ type Expected struct {
 type Pending struct {
 	Key         Key
 	RequestHash []byte
-	Token       string // the lease token, as Outcome.Lease
+	Token       string // the lease token, as Outcome.Lease; a store may set it only when it takes the lease (Take)
 	Lease, TTL  time.Duration
 	owner       any
 

@@ -46,7 +46,9 @@ func NewIdempotencyStore(db *DB) *IdempotencyStore { return &IdempotencyStore{db
 // follows the ordinary protocol (Begin). A duplicate that arrives while the first request's transaction
 // is open waits for it (the unique index's row lock) and then conflicts.
 func (s *IdempotencyStore) Pending(k idempotency.Key, requestHash []byte, lease, ttl time.Duration) *idempotency.Pending {
-	return idempotency.NewPending(s.db, k, requestHash, newToken(), lease, ttl)
+	// The token is drawn when a write takes the lease as a lease row (takeLease): most leases are
+	// recorded by the write's own statement (takeRecording), finished, and need none.
+	return idempotency.NewPending(s.db, k, requestHash, "", lease, ttl)
 }
 
 // leaseSQL takes a pending lease (see Pending). Its arguments are leaseArgs.
@@ -68,6 +70,9 @@ func (db *DB) takeLease(ctx context.Context, p auth.Principal) *idempotency.Pend
 	l := idempotency.PendingFrom(ctx)
 	if l == nil || l.Key.TenantID != p.TenantID || !l.Take(db) {
 		return nil
+	}
+	if l.Token == "" {
+		l.Token = newToken() // this transaction holds the lease alone until it settles
 	}
 	return l
 }

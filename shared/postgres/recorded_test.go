@@ -197,5 +197,23 @@ func TestHorseRecordedResponse(t *testing.T) {
 		if status, _, _, _ := storedRecord(t, db, "undeclared"); status != "in_flight" {
 			t.Errorf("record status %s, want in_flight until Complete", status)
 		}
+		// The lease row carries the token the request completes with.
+		if p.Token == "" {
+			t.Fatal("pending lease committed as a row without a token")
+		}
+		if err := store.Complete(t.Context(), p.Key, p.Token, idempotency.Record{Status: http.StatusCreated, Body: []byte("{}")}); err != nil {
+			t.Errorf("Complete with the lease's token: %v", err)
+		}
+	})
+
+	t.Run("a recorded write draws no lease token", func(t *testing.T) {
+		ctx, p := recordedCall(store, w.tenantA, w.userA, "PATCH /horses/{id}", "tokenless", http.StatusOK, nil)
+		name := "Tokenless"
+		if _, err := s.Update(ctx, w.principalA, w.horseA, horse.UpdateRequest{Name: &name}); err != nil {
+			t.Fatal(err)
+		}
+		if got := p.State(); got != idempotency.PendingRecorded || p.Token != "" {
+			t.Errorf("pending state %v, token %q; want recorded, no token", got, p.Token)
+		}
 	})
 }
