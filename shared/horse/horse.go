@@ -15,7 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rocker-app/corral/shared/auth"
-	"github.com/rocker-app/corral/shared/httpapi"
+	"github.com/rocker-app/corral/shared/jsonx"
 )
 
 // Horse is one horse as the API shows it. Nullable columns are pointers and encode as JSON null.
@@ -139,15 +139,15 @@ type Store interface {
 // (TestHorseAppendJSONMatchesEncodingJSON keeps the two equal, field for field).
 func (h Horse) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"id":`...)
-	b = httpapi.AppendJSONString(b, h.ID)
+	b = jsonx.AppendString(b, h.ID)
 	b = append(b, `,"name":`...)
-	b = httpapi.AppendJSONString(b, h.Name)
+	b = jsonx.AppendString(b, h.Name)
 	b = append(b, `,"breed":`...)
-	b = httpapi.AppendJSONStringOrNull(b, h.Breed)
+	b = jsonx.AppendStringOrNull(b, h.Breed)
 	b = append(b, `,"sex":`...)
-	b = httpapi.AppendJSONString(b, h.Sex)
+	b = jsonx.AppendString(b, h.Sex)
 	b = append(b, `,"color":`...)
-	b = httpapi.AppendJSONStringOrNull(b, h.Color)
+	b = jsonx.AppendStringOrNull(b, h.Color)
 	b = append(b, `,"birth_year":`...)
 	if h.BirthYear == nil {
 		b = append(b, "null"...)
@@ -155,22 +155,22 @@ func (h Horse) AppendJSON(b []byte) ([]byte, error) {
 		b = strconv.AppendInt(b, int64(*h.BirthYear), 10)
 	}
 	b = append(b, `,"discipline":`...)
-	b = httpapi.AppendJSONStringOrNull(b, h.Discipline)
+	b = jsonx.AppendStringOrNull(b, h.Discipline)
 	b = append(b, `,"description":`...)
-	b = httpapi.AppendJSONStringOrNull(b, h.Description)
+	b = jsonx.AppendStringOrNull(b, h.Description)
 	b = append(b, `,"owner_user_id":`...)
-	b = httpapi.AppendJSONStringOrNull(b, h.OwnerUserID)
+	b = jsonx.AppendStringOrNull(b, h.OwnerUserID)
 	b = append(b, `,"owner_business_id":`...)
-	b = httpapi.AppendJSONStringOrNull(b, h.OwnerBusinessID)
+	b = jsonx.AppendStringOrNull(b, h.OwnerBusinessID)
 	b = append(b, `,"created_by":`...)
-	b = httpapi.AppendJSONString(b, h.CreatedBy)
+	b = jsonx.AppendString(b, h.CreatedBy)
 	b = append(b, `,"created_at":`...)
-	b, err := httpapi.AppendJSONTime(b, h.CreatedAt)
+	b, err := jsonx.AppendTime(b, h.CreatedAt)
 	if err != nil {
 		return b, err
 	}
 	b = append(b, `,"updated_at":`...)
-	if b, err = httpapi.AppendJSONTime(b, h.UpdatedAt); err != nil {
+	if b, err = jsonx.AppendTime(b, h.UpdatedAt); err != nil {
 		return b, err
 	}
 	return append(b, '}'), nil

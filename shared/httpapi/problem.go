@@ -69,6 +69,16 @@ func WriteJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	_, _ = w.Write(b)
 }
 
+// JSONAppender is a value that writes its own JSON: AppendJSON appends exactly what encoding/json's
+// Encoder (HTML escaping on, as EncodeJSON uses it) writes for the value, without the newline, or fails
+// where encoding/json would (package jsonx has the pieces). EncodeJSON and WriteJSON use it instead of
+// encoding/json's reflection: for the hot responses (a horse: two time.Time fields, each a MarshalJSON
+// call whose output encoding/json then parses again) that is most of the encoding's cost. Its tests must
+// hold the two outputs equal.
+type JSONAppender interface {
+	AppendJSON(b []byte) ([]byte, error)
+}
+
 // EncodeJSON returns the body WriteJSON writes for v: encoding/json's Encoder output, with <, >, & and
 // U+2028/2029 escaped and a newline at the end (a JSONAppender appends the same bytes itself). A store
 // that records a response before the handler writes it encodes the body with this, so the record and the

@@ -9,7 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/rocker-app/corral/shared/jsonx"
 )
 
 // JSONAppender is a value that encodes itself as compact JSON. The handler of New appends it to the line
@@ -104,9 +105,9 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 		b = append(b, `",`...)
 	}
 	b = append(b, `"level":`...)
-	b = appendString(b, r.Level.String())
+	b = jsonx.AppendStringNoHTML(b, r.Level.String())
 	b = append(b, `,"msg":`...)
-	b = appendString(b, r.Message)
+	b = jsonx.AppendStringNoHTML(b, r.Message)
 	b = append(b, h.pre...)
 	ok := true
 	r.Attrs(func(a slog.Attr) bool {
@@ -129,12 +130,12 @@ func appendAttr(b []byte, a slog.Attr) ([]byte, bool) {
 		return b, false // empty attributes are dropped, empty-keyed groups inlined: slog's rules
 	}
 	b = append(b, ',')
-	b = appendString(b, a.Key)
+	b = jsonx.AppendStringNoHTML(b, a.Key)
 	b = append(b, ':')
 	v := a.Value
 	switch v.Kind() {
 	case slog.KindString:
-		b = appendString(b, v.String())
+		b = jsonx.AppendStringNoHTML(b, v.String())
 	case slog.KindInt64:
 		b = strconv.AppendInt(b, v.Int64(), 10)
 	case slog.KindUint64:
@@ -164,7 +165,7 @@ func appendAttr(b []byte, a slog.Attr) ([]byte, bool) {
 		case json.Marshaler:
 			return b, false
 		case error:
-			b = appendString(b, x.Error())
+			b = jsonx.AppendStringNoHTML(b, x.Error())
 		default:
 			return b, false
 		}
@@ -194,54 +195,3 @@ func appendFloat(b []byte, f float64) []byte {
 	}
 	return b
 }
-
-// appendString appends s as a JSON string the way slog.JSONHandler does: quotes, backslash and control
-// characters escaped, invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped, HTML characters as they are.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		c, size := utf8.DecodeRuneInString(s[i:])
-		if c == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if c == '\u2028' || c == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[c&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-const hex = "0123456789abcdef"

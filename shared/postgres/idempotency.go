@@ -20,8 +20,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rocker-app/corral/shared/auth"
-	"github.com/rocker-app/corral/shared/httpapi"
 	"github.com/rocker-app/corral/shared/idempotency"
+	"github.com/rocker-app/corral/shared/jsonx"
 )
 
 // IdempotencyStore keeps idempotency records in the idempotency_keys table, under the same row-level
@@ -143,7 +143,7 @@ func headerJSON(h http.Header) []byte {
 		} else {
 			b = append(b, ',')
 		}
-		b = httpapi.AppendJSONString(b, name)
+		b = jsonx.AppendString(b, name)
 		b = append(b, ':')
 		if h[name] == nil {
 			b = append(b, "null"...)
@@ -155,7 +155,7 @@ func headerJSON(h http.Header) []byte {
 			} else {
 				b = append(b, ',')
 			}
-			b = httpapi.AppendJSONString(b, v)
+			b = jsonx.AppendString(b, v)
 		}
 		if len(h[name]) == 0 {
 			b = append(b, '[')
