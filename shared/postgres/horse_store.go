@@ -48,7 +48,7 @@ func (s *HorseStore) WithEvents(p EventPublisher) *HorseStore {
 	return &c
 }
 
-// horseColumns is every column of a Horse, in the order scanHorse reads them.
+// horseColumns is every column of a Horse, in the order horseDest reads them.
 const horseColumns = `id, name, breed, sex, color, birth_year, discipline, description, owner_user_id, owner_business_id, created_by, created_at, updated_at`
 
 // horseDest is where a row of horseColumns goes: one rowInto over h's fields.
