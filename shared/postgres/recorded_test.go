@@ -217,3 +217,38 @@ func TestHorseRecordedResponse(t *testing.T) {
 		}
 	})
 }
+
+// A recorded write prepares its statement and takes the request's lease before it waits for a write
+// connection; when it gets none (here: the request is cancelled), the lease is idle again, so the
+// request's next write may still take it and record the response.
+func TestRecordedWriteWithoutConnectionLeavesLeaseIdle(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	w := arrange(t, db.Owner)
+	s := postgres.NewHorseStore(db.App)
+	store := postgres.NewIdempotencyStore(db.App)
+	in := horse.CreateRequest{ID: uuid.NewString(), Name: "Patient", Sex: "mare"}
+	header := http.Header{"Content-Type": {"application/json"}, "Location": {"/horses/" + in.ID}}
+	ctx, pending := recordedCall(store, w.tenantA, w.userA, "POST /horses", "no-connection", http.StatusCreated, header)
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.Create(cancelled, w.principalA, in); !errors.Is(err, context.Canceled) {
+		t.Fatalf("create without a connection: %v, want context.Canceled", err)
+	}
+	if got := pending.State(); got != idempotency.PendingIdle {
+		t.Fatalf("lease after the failed write: %v, want idle", got)
+	}
+
+	h, err := s.Create(ctx, w.principalA, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pending.State(); got != idempotency.PendingRecorded {
+		t.Fatalf("lease after the write: %v, want recorded", got)
+	}
+	status, code, _, body := storedRecord(t, db, "no-connection")
+	if status != "completed" || code != http.StatusCreated || !bytes.Equal(body, writeJSON(h)) {
+		t.Fatalf("record: %s %d %s", status, code, body)
+	}
+}
