@@ -116,11 +116,20 @@ func (w *Writer) Flush(ctx context.Context) error {
 	}
 }
 
-// Close flushes and stops the loop. Record after Close drops events.
+// Close flushes and stops the loop. When ctx ends first, the events still queued are never written: they
+// are counted as dropped (a batch the loop is writing at that moment finishes, or fails, as usual). Record
+// after Close drops events.
 func (w *Writer) Close(ctx context.Context) error {
 	err := w.Flush(ctx)
 	w.stop.Do(func() { close(w.done) })
-	return err
+	for {
+		select {
+		case <-w.queue:
+			w.dropped.Add(1)
+		default:
+			return err
+		}
+	}
 }
 
 // Stats reports the counters.

@@ -308,6 +308,39 @@ func TestWriterCloseFlushes(t *testing.T) {
 	}
 }
 
+// A Close that runs out of time counts the events still queued as dropped, and lets the batch in flight
+// finish.
+func TestWriterCloseOutOfTimeCountsQueuedAsDropped(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 0)
+	release := f.holdInserts(t)
+	f.w.Record(audit.Event{Kind: audit.KindAuthFailed, RequestID: "in-flight"})
+	f.waitForBlockedInsert(t)
+	f.w.Record(audit.Event{Kind: audit.KindAuthFailed, RequestID: "queued-1"})
+	f.w.Record(audit.Event{Kind: audit.KindAuthFailed, RequestID: "queued-2"})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := f.w.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close while an insert is held = %v, want context.DeadlineExceeded", err)
+	}
+	wantStats(t, f.w, audit.Stats{Dropped: 2})
+
+	release()
+	deadline := time.Now().Add(testTimeout)
+	for f.w.Stats().Written == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	wantStats(t, f.w, audit.Stats{Written: 1, Dropped: 2})
+	var ids []string
+	for _, r := range f.rows(t) {
+		ids = append(ids, r.RequestID)
+	}
+	if diff := cmp.Diff([]string{"in-flight"}, ids); diff != "" {
+		t.Errorf("written request ids (-want +got):\n%s", diff)
+	}
+}
+
 func TestWriterCountsAndLogsFailedWrites(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 0)

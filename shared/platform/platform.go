@@ -225,10 +225,15 @@ func newDeps(ctx context.Context, cfg config.Config, log *slog.Logger, warm func
 	return d, nil
 }
 
+// auditFlushTimeout bounds Close's wait for the audit log's last writes. Lambda gives a runtime with an
+// internal extension 500 ms after SIGTERM before it sends SIGKILL; the rest is left to closing the
+// clients and writing the shutdown line.
+const auditFlushTimeout = 300 * time.Millisecond
+
 // Close flushes the audit log (bounded wait) and closes every client. Safe to call once.
 func (d *Deps) Close() {
 	if d.Audit != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), auditFlushTimeout)
 		_ = d.Audit.Close(ctx)
 		cancel()
 	}

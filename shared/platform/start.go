@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -87,7 +88,24 @@ func start(ctx context.Context, name string, getenv func(string) string, opts []
 	}
 	return d, func(handler any) {
 		registered()
-		lambdax.OnSIGTERM(d.Close)
+		lambdax.OnSIGTERM(d.shutdown)
 		lambda.StartWithOptions(handler, lambda.WithContext(ctx))
 	}, nil
+}
+
+// shutdown is what a function does on SIGTERM: Close, then one line saying what became of the audit
+// events of this execution environment's life, so events dropped (queue full, or still queued when the
+// flush ran out of time) or failed show in the logs rather than only in a missing row.
+func (d *Deps) shutdown() {
+	d.Close()
+	if d.Audit == nil {
+		return
+	}
+	st := d.Audit.Stats()
+	level := slog.LevelInfo
+	if st.Dropped > 0 || st.Failed > 0 {
+		level = slog.LevelWarn
+	}
+	d.Log.LogAttrs(context.Background(), level, "shutdown",
+		slog.Uint64("audit_written", st.Written), slog.Uint64("audit_dropped", st.Dropped), slog.Uint64("audit_failed", st.Failed))
 }

@@ -549,12 +549,18 @@ func measure(ctx context.Context, f *Function, bin string, env []string, events 
 	return err
 }
 
-// stopProcess sends SIGTERM (Lambda's shutdown), then SIGKILL after 2 s.
+// shutdownLimit is how long Lambda lets a runtime with an internal extension (the functions register one
+// for SIGTERM) run after SIGTERM before it sends SIGKILL.
+const shutdownLimit = 500 * time.Millisecond
+
+// stopProcess ends the process as Lambda's shutdown does: SIGTERM, then SIGKILL after shutdownLimit. A
+// function keeps running after its SIGTERM handlers (as under aws-lambda-go), so most starts end with the
+// SIGKILL.
 func stopProcess(cmd *exec.Cmd, exited chan struct{}) {
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:
-	case <-time.After(2 * time.Second):
+	case <-time.After(shutdownLimit):
 		_ = cmd.Process.Kill()
 		<-exited
 	}
