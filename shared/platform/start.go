@@ -63,6 +63,7 @@ func StartSchedule(ctx context.Context, name string, getenv func(string) string,
 // background, from the moment each is possible, it registers for SIGTERM with the Extensions API and
 // connects to Postgres and Redis (Warm). serve waits for the registration, which Lambda accepts only before
 // the first event is asked for, then runs d.Close on SIGTERM and serves handler until the runtime stops.
+// While it waits for the registration it primes the encoding of handler's events (lambdax.Prime).
 func start(ctx context.Context, name string, getenv func(string) string, opts []Option) (d *Deps, serve func(handler any), err error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
@@ -87,6 +88,7 @@ func start(ctx context.Context, name string, getenv func(string) string, opts []
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return d, func(handler any) {
+		lambdax.Prime(handler)
 		registered()
 		lambdax.OnSIGTERM(d.shutdown)
 		lambda.StartWithOptions(handler, lambda.WithContext(ctx))
