@@ -62,7 +62,8 @@ func StartSchedule(ctx context.Context, name string, getenv func(string) string,
 // start reads the configuration and builds the clients with the function's optional parts. In the
 // background, from the moment each is possible, it registers for SIGTERM with the Extensions API and
 // connects to Postgres and Redis (Warm). serve waits for the registration, which Lambda accepts only before
-// the first event is asked for, then runs d.Close on SIGTERM and serves handler until the runtime stops.
+// the first event is asked for, then shuts down on SIGTERM (d.Close and a line of audit counts) and serves
+// handler until the runtime stops.
 // While it waits for the registration it primes the encoding of handler's events (lambdax.Prime).
 func start(ctx context.Context, name string, getenv func(string) string, opts []Option) (d *Deps, serve func(handler any), err error) {
 	cfg, err := config.Load(getenv)
