@@ -478,3 +478,39 @@ func TestRelayPollPublishesWhatArrivesWhileItRuns(t *testing.T) {
 		t.Errorf("Poll = %d, %v; want %d published", r.n, r.err, len(want))
 	}
 }
+
+// cancelAfterSend sends through the real publisher, then ends the caller's context: the caller went away
+// (a client disconnecting, a poll being stopped) just after the queue accepted the messages.
+type cancelAfterSend struct {
+	outbox.Publisher
+	cancel context.CancelFunc
+}
+
+func (p cancelAfterSend) Send(ctx context.Context, queue string, msgs ...sqsx.Message) error {
+	err := p.Publisher.Send(ctx, queue, msgs...)
+	p.cancel()
+	return err
+}
+
+// A message the queue accepted is recorded as published even when the caller's context ends right after
+// the send: otherwise the row would stay pending and be sent again, and the relay would report a batch it
+// did publish as failed.
+func TestRelayRecordsASendWhoseContextEndsAfterIt(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	relay := outbox.NewRelay(f.db.Maint, cancelAfterSend{Publisher: f.pub, cancel: cancel}, discard(), outbox.RelayOptions{Batch: 10})
+	want := f.add(t, f.tenantA, outbox.Entry{Queue: "jobs", Kind: "cancelled", Payload: 1}, outbox.Entry{Queue: "jobs", Kind: "cancelled", Payload: 2})
+	n, err := relay.PublishPending(ctx, 10)
+	if n != len(want) || err != nil {
+		t.Errorf("PublishPending = %d, %v; want %d, nil", n, err, len(want))
+	}
+	if c := f.count(t, "published_at IS NULL"); c != 0 {
+		t.Errorf("%d rows still pending after their send", c)
+	}
+	got := drain(t, f.sqs, f.queues["jobs"], len(want))
+	if diff := cmp.Diff(sorted(want), sorted(idsOf(got))); diff != "" {
+		t.Errorf("published (-want +got):\n%s", diff)
+	}
+}

@@ -96,13 +96,15 @@ ORDER BY seq
 FOR UPDATE SKIP LOCKED`
 	var n int
 	var sendErr error
-	err := o.db.InTx(ctx, auth.Principal{TenantID: tenantID}, func(tx pgx.Tx) error {
-		rows, err := claim(ctx, tx, q, ids, sqsx.MaxDelay.Microseconds())
+	dbCtx, cancel := bookkeeping(ctx)
+	defer cancel()
+	err := o.db.InTx(dbCtx, auth.Principal{TenantID: tenantID}, func(tx pgx.Tx) error {
+		rows, err := claim(dbCtx, tx, q, ids, sqsx.MaxDelay.Microseconds())
 		if err != nil {
 			return err
 		}
 		// A failed send is recorded and committed with whatever was sent before it.
-		n, sendErr, err = publish(ctx, tx, o.pub, o.opts, rows)
+		n, sendErr, err = publish(ctx, dbCtx, tx, o.pub, o.opts, rows)
 		return err
 	})
 	if err == nil {
@@ -116,6 +118,17 @@ FOR UPDATE SKIP LOCKED`
 		return n, err
 	}
 	return n, nil
+}
+
+// bookkeepingTimeout bounds the transaction that claims rows and records what became of their sends.
+const bookkeepingTimeout = 5 * time.Second
+
+// bookkeeping returns the context of that transaction: ctx's values, without its cancellation or deadline,
+// for at most bookkeepingTimeout. Once a message has been sent, recording it must not be cut short by the
+// caller going away (a client disconnecting, a poll being stopped): the row would stay pending and be sent
+// again, and a commit that went through would be reported as failed.
+func bookkeeping(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
 }
 
 // row is a claimed pending entry.
@@ -154,7 +167,9 @@ func claim(ctx context.Context, tx pgx.Tx, q string, args ...any) ([]row, error)
 // unreachable, and the order is kept). It returns how many rows were published and the send error, which
 // the caller commits with; err is an error of its own bookkeeping, on which the caller rolls back (the
 // rows stay pending and are sent again).
-func publish(ctx context.Context, tx pgx.Tx, pub Publisher, opts Options, rows []row) (n int, sendErr, err error) {
+//
+// The sends use ctx; the bookkeeping in tx uses dbCtx, the context tx was begun with (see bookkeeping).
+func publish(ctx, dbCtx context.Context, tx pgx.Tx, pub Publisher, opts Options, rows []row) (n int, sendErr, err error) {
 	var sent []string
 	for start := 0; start < len(rows); {
 		end := start + 1
@@ -179,7 +194,7 @@ func publish(ctx context.Context, tx pgx.Tx, pub Publisher, opts Options, rows [
 				failed, sent = split(run, se.FailedIDs(), sent)
 			}
 			if len(failed) > 0 {
-				if err := markFailed(ctx, tx, opts, failed, err); err != nil {
+				if err := markFailed(dbCtx, tx, opts, failed, err); err != nil {
 					return 0, nil, err
 				}
 			}
@@ -192,7 +207,7 @@ func publish(ctx context.Context, tx pgx.Tx, pub Publisher, opts Options, rows [
 	}
 	if len(sent) > 0 {
 		const q = `UPDATE outbox SET published_at = now() WHERE id = ANY($1::uuid[])`
-		if _, err := tx.Exec(ctx, q, sent); err != nil {
+		if _, err := tx.Exec(dbCtx, q, sent); err != nil {
 			return 0, nil, fmt.Errorf("outbox: mark published: %w", err)
 		}
 	}

@@ -78,12 +78,14 @@ LIMIT $1
 FOR UPDATE SKIP LOCKED`
 	var n int
 	var sendErr error
-	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-		rows, err := claim(ctx, tx, q, limit)
+	dbCtx, cancel := bookkeeping(ctx)
+	defer cancel()
+	err := pgx.BeginFunc(dbCtx, r.pool, func(tx pgx.Tx) error {
+		rows, err := claim(dbCtx, tx, q, limit)
 		if err != nil {
 			return err
 		}
-		n, sendErr, err = publish(ctx, tx, r.pub, r.opts.Options, rows)
+		n, sendErr, err = publish(ctx, dbCtx, tx, r.pub, r.opts.Options, rows)
 		return err
 	})
 	if err != nil {
