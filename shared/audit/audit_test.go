@@ -143,6 +143,16 @@ func (f *fixture) waitForBlockedInsert(tb testing.TB) {
 	}
 }
 
+// inFlight holds inserts (holdInserts), records e and returns once the Writer's loop is blocked writing
+// it: e is in flight and the queue is empty. release lets the insert go on.
+func (f *fixture) inFlight(tb testing.TB, e audit.Event) (release func()) {
+	tb.Helper()
+	release = f.holdInserts(tb)
+	f.w.Record(e)
+	f.waitForBlockedInsert(tb)
+	return release
+}
+
 func wantStats(tb testing.TB, w *audit.Writer, want audit.Stats) {
 	tb.Helper()
 	if diff := cmp.Diff(want, w.Stats()); diff != "" {
@@ -157,9 +167,7 @@ func TestWriterWritesRowsGroupedByTenant(t *testing.T) {
 	at := time.Now().UTC().Truncate(time.Microsecond)
 
 	// Hold the loop on a first event, so that everything recorded next is written as one batch.
-	release := f.holdInserts(t)
-	f.w.Record(audit.Event{Kind: "test.primer", RequestID: "r0", At: at})
-	f.waitForBlockedInsert(t)
+	release := f.inFlight(t, audit.Event{Kind: "test.primer", RequestID: "r0", At: at})
 
 	events := []audit.Event{
 		{TenantID: a, UserID: "u1", Kind: audit.KindRateLimited, IP: "203.0.113.7", Route: "GET /horses", RequestID: "r1", At: at,
@@ -234,9 +242,7 @@ func TestWriterDropsAndCountsWhenQueueIsFull(t *testing.T) {
 	t.Parallel()
 	const queueSize, extra = 4, 3
 	f := newFixture(t, queueSize)
-	release := f.holdInserts(t)
-	f.w.Record(audit.Event{Kind: "test.primer", RequestID: "r00"})
-	f.waitForBlockedInsert(t) // the primer is in flight; the queue is empty
+	release := f.inFlight(t, audit.Event{Kind: "test.primer", RequestID: "r00"}) // the queue is empty
 
 	for i := range queueSize + extra {
 		f.w.Record(audit.Event{Kind: audit.KindAuthFailed, RequestID: "r" + string(rune('a'+i))})
@@ -258,9 +264,7 @@ func TestWriterDropsAndCountsWhenQueueIsFull(t *testing.T) {
 func TestWriterFlushHonoursContext(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 0)
-	release := f.holdInserts(t)
-	f.w.Record(audit.Event{Kind: audit.KindAuthFailed, RequestID: "r1"})
-	f.waitForBlockedInsert(t)
+	release := f.inFlight(t, audit.Event{Kind: audit.KindAuthFailed, RequestID: "r1"})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -313,9 +317,7 @@ func TestWriterCloseFlushes(t *testing.T) {
 func TestWriterCloseOutOfTimeCountsQueuedAsDropped(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 0)
-	release := f.holdInserts(t)
-	f.w.Record(audit.Event{Kind: audit.KindAuthFailed, RequestID: "in-flight"})
-	f.waitForBlockedInsert(t)
+	release := f.inFlight(t, audit.Event{Kind: audit.KindAuthFailed, RequestID: "in-flight"})
 	f.w.Record(audit.Event{Kind: audit.KindAuthFailed, RequestID: "queued-1"})
 	f.w.Record(audit.Event{Kind: audit.KindAuthFailed, RequestID: "queued-2"})
 
