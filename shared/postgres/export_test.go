@@ -24,3 +24,6 @@ var HeaderJSON = headerJSON
 
 // RowInto is rowInto over dest, for TestRowIntoMatchesScan.
 func RowInto(dest ...any) any { return rowInto(dest) }
+
+// BeginWithPrincipal is beginWithPrincipal, for TestBeginWithPrincipal.
+var BeginWithPrincipal = beginWithPrincipal

@@ -12,6 +12,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -101,6 +102,50 @@ func New(write, read *pgxpool.Pool) *DB {
 // read as "none": no tenant row is visible.
 const setPrincipalSQL = `SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true)`
 
+// beginWithPrincipal returns the statement that begins a transaction with opts's isolation, access and
+// deferrable modes and sets p in it as setPrincipalSQL does, as one simple-protocol query (a single round
+// trip, nothing to prepare). The tenant and user ids are written into it as literals, so it does so only
+// when both are made of letters, digits and hyphens (a UUID, or empty): such a literal means the same under
+// any server setting and cannot end the string. For any other value it returns "" and the caller sets the
+// principal with the parameterised setPrincipalSQL.
+func beginWithPrincipal(opts pgx.TxOptions, p auth.Principal) string {
+	if !plainID(p.TenantID) || !plainID(p.UserID) {
+		return ""
+	}
+	var b strings.Builder
+	b.Grow(160)
+	b.WriteString("BEGIN")
+	if opts.IsoLevel != "" {
+		b.WriteString(" ISOLATION LEVEL ")
+		b.WriteString(string(opts.IsoLevel))
+	}
+	if opts.AccessMode != "" {
+		b.WriteString(" ")
+		b.WriteString(string(opts.AccessMode))
+	}
+	if opts.DeferrableMode != "" {
+		b.WriteString(" ")
+		b.WriteString(string(opts.DeferrableMode))
+	}
+	b.WriteString("; SELECT set_config('app.tenant_id', '")
+	b.WriteString(p.TenantID)
+	b.WriteString("', true), set_config('app.user_id', '")
+	b.WriteString(p.UserID)
+	b.WriteString("', true)")
+	return b.String()
+}
+
+// plainID reports whether s holds only ASCII letters, digits and hyphens.
+func plainID(s string) bool {
+	for i := range len(s) {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // InTx runs fn inside a read-write transaction on the write pool for principal p, and commits when fn
 // returns nil. The transaction's first statement sets app.tenant_id and app.user_id transaction-locally,
 // so they never outlive it. If fn returns an error, the transaction is rolled back and that error is
@@ -119,7 +164,12 @@ func (db *DB) ReadTx(ctx context.Context, p auth.Principal, fn func(tx pgx.Tx) e
 }
 
 func (db *DB) runTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, p auth.Principal, fn func(tx pgx.Tx) error) (err error) {
-	tx, err := pool.BeginTx(ctx, opts)
+	// The principal goes into the statement that begins the transaction when it can be written as
+	// literals (see beginWithPrincipal): one round trip instead of BEGIN and then the parameterised
+	// setPrincipalSQL (two on a connection that has not prepared it yet).
+	inline := opts
+	inline.BeginQuery = beginWithPrincipal(opts, p)
+	tx, err := pool.BeginTx(ctx, inline)
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
@@ -138,24 +188,26 @@ func (db *DB) runTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions,
 	}()
 
 	// A write transaction carries the request's pending idempotency lease (see send), inserted in the
-	// same round trip as the principal.
+	// same round trip as the principal when the principal could not be set by the BEGIN.
 	if opts.AccessMode == pgx.ReadWrite {
 		lease = db.takeLease(ctx, p)
 	}
-	if lease == nil {
-		if _, err := tx.Exec(ctx, setPrincipalSQL, p.TenantID, p.UserID); err != nil {
-			return fmt.Errorf("postgres: set principal: %w", err)
-		}
-	} else {
-		b := &pgx.Batch{}
+	b := &pgx.Batch{}
+	if inline.BeginQuery == "" {
 		b.Queue(setPrincipalSQL, p.TenantID, p.UserID)
+	}
+	if lease != nil {
 		b.Queue(leaseSQL, leaseArgs(lease)...)
+	}
+	if b.Len() > 0 {
 		br := tx.SendBatch(ctx, b)
-		_, err := br.Exec()
-		if err == nil {
-			if _, err = br.Exec(); isLeaseConflict(err) {
-				lease.Conflict()
-				err = fmt.Errorf("%w: %w", idempotency.ErrKeyRecorded, err)
+		for i := range b.Len() {
+			if _, err = br.Exec(); err != nil {
+				if lease != nil && i == b.Len()-1 && isLeaseConflict(err) {
+					lease.Conflict()
+					err = fmt.Errorf("%w: %w", idempotency.ErrKeyRecorded, err)
+				}
+				break
 			}
 		}
 		if closeErr := br.Close(); err == nil {

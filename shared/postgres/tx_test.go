@@ -3,10 +3,13 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rocker-app/corral/shared/auth"
 	"github.com/rocker-app/corral/shared/postgres"
 	"github.com/rocker-app/corral/shared/postgres/pgtest"
@@ -108,6 +111,115 @@ func TestInTx(t *testing.T) {
 			t.Error("ReadTx wrote a row")
 		}
 	})
+}
+
+func TestBeginWithPrincipal(t *testing.T) {
+	t.Parallel()
+	const tenant, user = "0b5e8a8e-7d3c-4a51-9c55-1f0c2b7e9a10", "7f1d2c3b-4a5e-4f60-8a71-92b3c4d5e6f7"
+	tests := []struct {
+		name string
+		opts pgx.TxOptions
+		p    auth.Principal
+		want string
+	}{
+		{"read write", pgx.TxOptions{AccessMode: pgx.ReadWrite}, auth.Principal{TenantID: tenant, UserID: user},
+			"BEGIN read write; SELECT set_config('app.tenant_id', '" + tenant + "', true), set_config('app.user_id', '" + user + "', true)"},
+		{"every mode", pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadOnly, DeferrableMode: pgx.Deferrable}, auth.Principal{TenantID: tenant, UserID: user},
+			"BEGIN ISOLATION LEVEL serializable read only deferrable; SELECT set_config('app.tenant_id', '" + tenant + "', true), set_config('app.user_id', '" + user + "', true)"},
+		{"no principal", pgx.TxOptions{}, auth.Principal{},
+			"BEGIN; SELECT set_config('app.tenant_id', '', true), set_config('app.user_id', '', true)"},
+		{"a quote", pgx.TxOptions{}, auth.Principal{TenantID: "x', true), set_config('role', 'postgres", UserID: user}, ""},
+		{"a backslash", pgx.TxOptions{}, auth.Principal{TenantID: tenant, UserID: `a\`}, ""},
+		{"a space", pgx.TxOptions{}, auth.Principal{TenantID: "a b", UserID: user}, ""},
+		{"not ASCII", pgx.TxOptions{}, auth.Principal{TenantID: tenant, UserID: "ü"}, ""},
+	}
+	for _, tt := range tests {
+		if got := postgres.BeginWithPrincipal(tt.opts, tt.p); got != tt.want {
+			t.Errorf("%s: got %q\nwant %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// queryLog records the SQL of every statement a connection runs outside a batch (BEGIN, Exec, Query,
+// COMMIT), in order.
+type queryLog struct {
+	mu  sync.Mutex
+	sql []string
+}
+
+func (l *queryLog) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	l.mu.Lock()
+	l.sql = append(l.sql, d.SQL)
+	l.mu.Unlock()
+	return ctx
+}
+
+func (l *queryLog) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (l *queryLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.sql
+	l.sql = nil
+	return out
+}
+
+// TestTxPrincipalInBegin checks how a transaction gets its principal: a UUID principal is set by the
+// statement that begins the transaction (one round trip, nothing prepared), any other principal by the
+// parameterised statement after it; either way the transaction sees exactly the principal's values, in
+// its access mode.
+func TestTxPrincipalInBegin(t *testing.T) {
+	t.Parallel()
+	tdb := pgtest.New(t)
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(tdb.AppURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &queryLog{}
+	cfg.ConnConfig.Tracer = log
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	db := postgres.New(pool, nil)
+
+	const see = `SELECT current_setting('app.tenant_id'), current_setting('app.user_id'), current_setting('transaction_read_only')`
+	tests := []struct {
+		name      string
+		p         auth.Principal
+		read      bool
+		wantBegin string // prefix of the first statement
+	}{
+		{"uuid, InTx", auth.Principal{TenantID: uuid.NewString(), UserID: uuid.NewString()}, false, "BEGIN read write; SELECT set_config("},
+		{"uuid, ReadTx", auth.Principal{TenantID: uuid.NewString(), UserID: uuid.NewString()}, true, "BEGIN read only; SELECT set_config("},
+		{"not a uuid, InTx", auth.Principal{TenantID: "o'brien', true); --", UserID: `a\b ü`}, false, "begin"},
+		{"not a uuid, ReadTx", auth.Principal{TenantID: "o'brien", UserID: "x y"}, true, "begin"},
+	}
+	for _, tt := range tests { // sequential: one connection, one log
+		run := db.InTx
+		if tt.read {
+			run = db.ReadTx
+		}
+		var tenant, user, readOnly string
+		if err := run(ctx, tt.p, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, see).Scan(&tenant, &user, &readOnly)
+		}); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if tenant != tt.p.TenantID || user != tt.p.UserID {
+			t.Errorf("%s: the transaction saw tenant %q user %q, want %q %q", tt.name, tenant, user, tt.p.TenantID, tt.p.UserID)
+		}
+		if want := map[bool]string{true: "on", false: "off"}[tt.read]; readOnly != want {
+			t.Errorf("%s: transaction_read_only = %s, want %s", tt.name, readOnly, want)
+		}
+		sql := log.take()
+		if len(sql) != 3 || !strings.HasPrefix(sql[0], tt.wantBegin) || sql[1] != see || sql[2] != "commit" {
+			t.Errorf("%s: statements outside batches = %q, want [%s..., the query, commit]", tt.name, sql, tt.wantBegin)
+		}
+	}
 }
 
 func TestInTxCancelledContext(t *testing.T) {
