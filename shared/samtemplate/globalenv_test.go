@@ -51,3 +51,48 @@ func TestRepoTemplateSetsGOGC(t *testing.T) {
 		t.Errorf("Globals sets GOGC %q and GOMEMLIMIT %q, want both", tpl.GlobalEnv["GOGC"], tpl.GlobalEnv["GOMEMLIMIT"])
 	}
 }
+
+// A function's Env names its own variables only, not those of the Globals.
+func TestFunctionEnv(t *testing.T) {
+	t.Parallel()
+	const tpl = `
+Parameters:
+  MaintUrl: {Type: String, Default: ""}
+Globals:
+  Function:
+    Environment:
+      Variables:
+        LOG_LEVEL: info
+Resources:
+  CleanupFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/cleanup
+      Environment:
+        Variables:
+          FUNCTION_NAME: cleanup
+          DATABASE_MAINTENANCE_URL: !Ref MaintUrl
+  HorsesFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/horses
+`
+	file := filepath.Join(t.TempDir(), "template.yaml")
+	if err := os.WriteFile(file, []byte(tpl), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{"cleanup": {"DATABASE_MAINTENANCE_URL", "FUNCTION_NAME"}, "horses": nil}
+	for name, env := range want {
+		f, ok := got.Function(name)
+		if !ok {
+			t.Fatalf("no function %s", name)
+		}
+		if diff := cmp.Diff(env, f.Env); diff != "" {
+			t.Errorf("%s: Env (-want +got):\n%s", name, diff)
+		}
+	}
+}

@@ -5,6 +5,7 @@ package samtemplate
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -40,6 +41,8 @@ type Function struct {
 	SQS []SQSEvent
 	// Schedules are the function's Schedule events, sorted by event name.
 	Schedules []ScheduleEvent
+	// Env names the variables of the function's own Environment (not the Globals'), sorted.
+	Env []string
 }
 
 // Route is one HttpApi event: an API Gateway route key.
@@ -154,6 +157,9 @@ func function(id string, f *serverless.Function) (Function, error) {
 	fn := Function{LogicalID: id, CodeURI: uri, Name: path.Base(uri)}
 	if f.Timeout != nil {
 		fn.Timeout = *f.Timeout
+	}
+	if f.Environment != nil {
+		fn.Env = slices.Sorted(maps.Keys(f.Environment.Variables))
 	}
 	for name, ev := range f.Events {
 		if ev.Type != "HttpApi" || ev.Properties == nil || ev.Properties.HttpApiEvent == nil {

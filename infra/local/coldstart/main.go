@@ -143,11 +143,11 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	var (
 		queueEnv map[string]string
 		goEnv    []string // the template's Go runtime settings, which Lambda starts every function with
+		tpl      *samtemplate.Template
 	)
 	if err == nil {
 		// The template's queues, as make dev creates them: the functions that send (outbox-relay, ...)
 		// get their QUEUE_URL_* like in Lambda.
-		var tpl *samtemplate.Template
 		if tpl, err = samtemplate.Load(tplPath); err == nil {
 			goEnv = localrun.GoRuntimeEnv(tpl)
 			var qs map[string]localrun.LocalQueue
@@ -252,7 +252,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 			}
 			scratch := &Function{Name: f.Name, Statuses: map[string]int{}}
 			bin := filepath.Join(dir, "bin", f.Name, "bootstrap")
-			if err := measure(ctx, scratch, bin, baseEnv, events[f.Name], 0, filepath.Join(dir, f.Name+".log")); err != nil && ctx.Err() != nil {
+			if err := measure(ctx, scratch, bin, envFor(tpl, f.Name, baseEnv), events[f.Name], 0, filepath.Join(dir, f.Name+".log")); err != nil && ctx.Err() != nil {
 				return ctx.Err()
 			}
 		}
@@ -268,7 +268,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 			if i == *runs-1 {
 				w = *warm
 			}
-			if err := measure(ctx, f, bin, baseEnv, events[f.Name], w, filepath.Join(dir, f.Name+".log")); err != nil {
+			if err := measure(ctx, f, bin, envFor(tpl, f.Name, baseEnv), events[f.Name], w, filepath.Join(dir, f.Name+".log")); err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
@@ -330,6 +330,32 @@ func functionEnv(env func(string) string) []string {
 		if v := env(k); v != "" && k != "AWS_REGION" {
 			out = append(out, k+"="+v)
 		}
+	}
+	return out
+}
+
+// ownVariables are variables the template sets in the Environment of only some functions, not in the
+// Globals: the rig gives each to the functions that declare it and no other. Given to every function,
+// DATABASE_MAINTENANCE_URL made each cold start open and connect a second pool (a second Postgres session
+// through the pooler) that in Lambda only the cross-tenant maintenance functions have. The JWT signing
+// variables are not among them: the rig's functions verify tokens with the development key ring, where in
+// AWS a function without it fetches the JWKS (JWT_JWKS_URL) on its first request.
+var ownVariables = []string{"DATABASE_MAINTENANCE_URL"}
+
+// envFor returns base without the ownVariables that the template does not set for the function name
+// (hello-world and functions the template lacks get base).
+func envFor(tpl *samtemplate.Template, name string, base []string) []string {
+	f, ok := tpl.Function(name)
+	if !ok {
+		return base
+	}
+	out := make([]string, 0, len(base))
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		if slices.Contains(ownVariables, k) && !slices.Contains(f.Env, k) {
+			continue
+		}
+		out = append(out, kv)
 	}
 	return out
 }
