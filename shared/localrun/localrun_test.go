@@ -25,15 +25,11 @@ import (
 
 func repoTemplate(t testing.TB) (*samtemplate.Template, string) {
 	t.Helper()
-	file, err := samtemplate.Find(".")
+	tpl, root, err := samtemplate.FindAndLoad(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tpl, err := samtemplate.Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tpl, filepath.Dir(file)
+	return tpl, root
 }
 
 // seeded is a platform with the demo data of `make dev`.

@@ -29,14 +29,7 @@ Resources:
     Properties:
       CodeUri: functions/f
 `
-	file := filepath.Join(t.TempDir(), "template.yaml")
-	if err := os.WriteFile(file, []byte(tpl), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	got, err := Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := loadText(t, tpl)
 	want := map[string]string{"GOGC": "400", "GOMAXPROCS": "2", "GOMEMLIMIT": "200MiB"}
 	if diff := cmp.Diff(want, got.GlobalEnv); diff != "" {
 		t.Errorf("GlobalEnv (-want +got):\n%s", diff)
@@ -77,14 +70,7 @@ Resources:
     Properties:
       CodeUri: functions/horses
 `
-	file := filepath.Join(t.TempDir(), "template.yaml")
-	if err := os.WriteFile(file, []byte(tpl), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	got, err := Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := loadText(t, tpl)
 	want := map[string][]string{"cleanup": {"DATABASE_MAINTENANCE_URL", "FUNCTION_NAME"}, "horses": nil}
 	for name, env := range want {
 		f, ok := got.Function(name)
@@ -95,4 +81,18 @@ Resources:
 			t.Errorf("%s: Env (-want +got):\n%s", name, diff)
 		}
 	}
+}
+
+// loadText loads the template text tpl from a file of its own.
+func loadText(t *testing.T, tpl string) *Template {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "template.yaml")
+	if err := os.WriteFile(file, []byte(tpl), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

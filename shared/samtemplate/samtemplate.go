@@ -121,6 +121,20 @@ func globalEnv(data []byte) (map[string]string, error) {
 	return env, nil
 }
 
+// FindAndLoad loads the template Find locates from dir, and returns it with its directory (the repository's
+// root).
+func FindAndLoad(dir string) (*Template, string, error) {
+	file, err := Find(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	t, err := Load(file)
+	if err != nil {
+		return nil, "", err
+	}
+	return t, filepath.Dir(file), nil
+}
+
 // Find locates template.yaml by walking up from dir, so tests in any package can load it.
 func Find(dir string) (string, error) {
 	dir, err := filepath.Abs(dir)

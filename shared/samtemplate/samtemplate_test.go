@@ -11,15 +11,11 @@ import (
 
 func loadRepoTemplate(t testing.TB) (*Template, string) {
 	t.Helper()
-	file, err := Find(".")
+	tpl, root, err := FindAndLoad(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tpl, err := Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tpl, filepath.Dir(file)
+	return tpl, root
 }
 
 // Every functions/* directory has exactly one resource, every resource a directory with a main.go, and the

@@ -10,11 +10,7 @@ import (
 // A function gets DATABASE_MAINTENANCE_URL only when the template gives it one.
 func TestEnvForGivesOwnVariablesToTheirFunctions(t *testing.T) {
 	t.Parallel()
-	file, err := samtemplate.Find(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl, err := samtemplate.Load(file)
+	tpl, _, err := samtemplate.FindAndLoad(".")
 	if err != nil {
 		t.Fatal(err)
 	}
