@@ -1,9 +1,11 @@
 // Package audit records security-relevant events (rate-limit violations, authentication failures, lockouts)
 // in the audit_events table, off the request path: Record only queues; a background loop writes batches.
 //
-// Delivery is best effort: when the queue is full an event is dropped and counted (Stats), and events still
-// queued when a Lambda instance is shut down are lost. A request never waits for, nor fails because of, the
-// audit log.
+// Delivery is best effort: when the queue is full an event is dropped and counted (Stats). A request never
+// fails because of the audit log. In Lambda, where an execution environment is frozen between invocations
+// and ended without notice, a function flushes the writer before each invocation's response goes back
+// (platform); a flush with nothing pending returns at once, so only the invocations that recorded an event
+// wait for its write.
 package audit
 
 import (
@@ -54,6 +56,8 @@ type Writer struct {
 	stop    sync.Once
 
 	written, dropped, failed atomic.Uint64
+	// pending counts the events queued and not yet written, failed or dropped.
+	pending atomic.Int64
 }
 
 // Defaults for the writer.
@@ -91,15 +95,21 @@ func (w *Writer) Record(e Event) {
 		return
 	default:
 	}
+	w.pending.Add(1)
 	select {
 	case w.queue <- e:
 	default:
+		w.pending.Add(-1)
 		w.dropped.Add(1)
 	}
 }
 
-// Flush waits until every event queued before the call has been written (or failed), or ctx ends.
+// Flush waits until every event queued before the call has been written (or failed), or ctx ends. With
+// nothing pending it returns at once, without a word to the background loop.
 func (w *Writer) Flush(ctx context.Context) error {
+	if w.pending.Load() == 0 {
+		return nil
+	}
 	ack := make(chan struct{})
 	select {
 	case w.flushRq <- ack:
@@ -125,6 +135,7 @@ func (w *Writer) Close(ctx context.Context) error {
 	for {
 		select {
 		case <-w.queue:
+			w.pending.Add(-1)
 			w.dropped.Add(1)
 		default:
 			return err
@@ -170,6 +181,7 @@ func (w *Writer) drain(batch []Event) []Event {
 }
 
 func (w *Writer) write(batch []Event) {
+	defer w.pending.Add(-int64(len(batch)))
 	byTenant := map[string][]Event{}
 	for _, e := range batch {
 		byTenant[e.TenantID] = append(byTenant[e.TenantID], e)

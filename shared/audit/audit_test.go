@@ -392,3 +392,23 @@ func TestDetailJSON(t *testing.T) {
 		})
 	}
 }
+
+// Flush waits for an event the loop is writing, not only for the queued ones: a function flushes before
+// its response goes back, and an event half-written when the environment is frozen would be lost.
+func TestWriterFlushWaitsForTheEventInFlight(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 0)
+	release := f.inFlight(t, audit.Event{Kind: audit.KindAuthFailed, RequestID: "r1"})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := f.w.Flush(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Flush while the insert is held = %v, want it to wait until its deadline", err)
+	}
+	release()
+	f.flush(t)
+	wantStats(t, f.w, audit.Stats{Written: 1})
+	if got := len(f.rows(t)); got != 1 {
+		t.Errorf("%d rows after Flush, want 1", got)
+	}
+}

@@ -34,6 +34,15 @@ func HTTP(h http.Handler) HTTPFunc {
 	})).ProxyWithContext
 }
 
+// Then returns f followed by after, run before the response goes back to Lambda: the execution environment
+// may be frozen as soon as it does, and ended without notice. after runs after every invocation, failed or not.
+func (f HTTPFunc) Then(after func(context.Context)) HTTPFunc {
+	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		defer after(ctx)
+		return f(ctx, ev)
+	}
+}
+
 // trackingWriter notes whether the handler wrote a status or a body.
 type trackingWriter struct {
 	http.ResponseWriter

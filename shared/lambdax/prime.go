@@ -10,7 +10,8 @@ import (
 // aws-lambda-go does for each invocation: encoding/json builds its per-type caches (every field of the
 // nested event structs, found by reflection) the first time it meets a type, and that first time otherwise
 // falls on the first invocation. Prime is pure CPU work, with no I/O and without calling handler; a cold
-// start runs it while it waits for its extension registration, time in which it has nothing else to do.
+// start runs it during initialisation, before it asks for its first event (Lambda may initialise an
+// environment before an event is there for it).
 // A handler of another type is left as it is.
 func Prime(handler any) {
 	for _, v := range primeValues(handler) {

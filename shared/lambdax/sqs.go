@@ -14,6 +14,14 @@ type MessageHandler func(ctx context.Context, msg events.SQSMessage) error
 // SQSFunc is the Lambda handler of a queue consumer.
 type SQSFunc func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
 
+// Then returns f followed by after, as HTTPFunc.Then does.
+func (f SQSFunc) Then(after func(context.Context)) SQSFunc {
+	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		defer after(ctx)
+		return f(ctx, ev)
+	}
+}
+
 // SQS handles a batch one message at a time and reports each failure in BatchItemFailures, so only the
 // failed messages return to the queue (the event source mapping must enable ReportBatchItemFailures). When
 // ctx ends mid-batch, the messages not yet handled are reported as failed rather than dropped.
@@ -39,6 +47,14 @@ func SQS(log *slog.Logger, h MessageHandler) SQSFunc {
 
 // ScheduleFunc is the Lambda handler of a scheduled function.
 type ScheduleFunc func(context.Context, events.EventBridgeEvent) error
+
+// Then returns f followed by after, as HTTPFunc.Then does.
+func (f ScheduleFunc) Then(after func(context.Context)) ScheduleFunc {
+	return func(ctx context.Context, ev events.EventBridgeEvent) error {
+		defer after(ctx)
+		return f(ctx, ev)
+	}
+}
 
 // Schedule adapts a job that runs on an EventBridge schedule. The event's time is passed on as the run's
 // nominal time.

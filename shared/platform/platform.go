@@ -63,6 +63,9 @@ type Deps struct {
 	closers                   []func()
 	// redisGate holds Redis commands while Warm makes the first connection.
 	redisGate *redisGate
+	// auditLost is the count of audit events dropped or failed that settle last reported. Only settle uses
+	// it, and Lambda runs one invocation at a time in a process.
+	auditLost uint64
 }
 
 // Option adds an optional part to a function's Deps. The parts that need an AWS service client (KMS,
@@ -225,9 +228,9 @@ func newDeps(ctx context.Context, cfg config.Config, log *slog.Logger, warm func
 	return d, nil
 }
 
-// auditFlushTimeout bounds Close's wait for the audit log's last writes. Lambda gives a runtime with an
-// internal extension 500 ms after SIGTERM before it sends SIGKILL; the rest is left to closing the
-// clients and writing the shutdown line.
+// auditFlushTimeout bounds a wait for the audit log's pending writes: after an invocation that recorded
+// events (settle), and in Close. A write is one insert; the bound only matters when Postgres is slow or
+// down, and then an audited response (a 401, a 429) is late by at most this much.
 const auditFlushTimeout = 300 * time.Millisecond
 
 // Close flushes the audit log (bounded wait) and closes every client. Safe to call once.

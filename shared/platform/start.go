@@ -28,8 +28,14 @@ func StartHTTP(ctx context.Context, name string, getenv func(string) string, fn 
 	if err != nil {
 		return err
 	}
-	serve(lambdax.HTTP(Handler(d, fn(d))))
+	serve(LambdaHTTP(d, fn(d)))
 	return nil
+}
+
+// LambdaHTTP is the Lambda handler StartHTTP serves: routes' Handler behind the API Gateway adapter, each
+// invocation followed by settle.
+func LambdaHTTP(d *Deps, routes []Route) lambdax.HTTPFunc {
+	return lambdax.HTTP(Handler(d, routes)).Then(d.settle)
 }
 
 // SQSFunction builds a queue consumer's per-message handler from its dependencies.
@@ -45,7 +51,7 @@ func StartSQS(ctx context.Context, name string, getenv func(string) string, fn S
 	if err != nil {
 		return err
 	}
-	serve(lambdax.SQS(d.Log, fn(d)))
+	serve(lambdax.SQS(d.Log, fn(d)).Then(d.settle))
 	return nil
 }
 
@@ -55,16 +61,18 @@ func StartSchedule(ctx context.Context, name string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	serve(lambdax.Schedule(fn(d)))
+	serve(lambdax.Schedule(fn(d)).Then(d.settle))
 	return nil
 }
 
-// start reads the configuration and builds the clients with the function's optional parts. In the
-// background, from the moment each is possible, it registers for SIGTERM with the Extensions API and
-// connects to Postgres and Redis (Warm). serve waits for the registration, which Lambda accepts only before
-// the first event is asked for, then shuts down on SIGTERM (d.Close and a line of audit counts) and serves
-// handler until the runtime stops.
-// While it waits for the registration it primes the encoding of handler's events (lambdax.Prime).
+// start reads the configuration and builds the clients with the function's optional parts, connecting to
+// Postgres and Redis in the background (Warm). serve primes the encoding of handler's events
+// (lambdax.Prime) and serves handler until the runtime stops.
+//
+// A function registers no extension, so Lambda sends it no SIGTERM: a runtime without one is ended with
+// SIGKILL. The registration cost a round trip to the Extensions API on every cold start's path, where the
+// function has nothing else to wait for; what a SIGTERM handler would do is done after each invocation
+// instead (settle), and the connections are left for the servers to notice closed, as after any crash.
 func start(ctx context.Context, name string, getenv func(string) string, opts []Option) (d *Deps, serve func(handler any), err error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
@@ -74,7 +82,6 @@ func start(ctx context.Context, name string, getenv func(string) string, opts []
 		cfg.Function = name
 	}
 	log := logging.New(os.Stdout, cfg.LogLevel, cfg.Function)
-	registered := lambdax.RegisterForSIGTERM(ctx, getenv("AWS_LAMBDA_RUNTIME_API"), log)
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), warmTimeout)
 	var waits []func()
 	warm := func(d *Deps, dep dependency) { waits = append(waits, d.warm(wctx, dep)) }
@@ -90,25 +97,32 @@ func start(ctx context.Context, name string, getenv func(string) string, opts []
 	}
 	return d, func(handler any) {
 		lambdax.Prime(handler)
-		registered()
-		lambdax.OnSIGTERM(d.shutdown)
 		lambda.StartWithOptions(handler, lambda.WithContext(ctx))
 	}, nil
 }
 
-// shutdown is what a function does on SIGTERM: Close, then one line saying what became of the audit
-// events of this execution environment's life, so events dropped (queue full, or still queued when the
-// flush ran out of time) or failed show in the logs rather than only in a missing row.
-func (d *Deps) shutdown() {
-	d.Close()
+// settle runs after each invocation, before its response goes back: Lambda may freeze the execution
+// environment as soon as the response is sent and end it without notice, so the audit events the
+// invocation recorded are written first (a flush bounded by auditFlushTimeout, which returns at once when
+// nothing is pending, as for most invocations). When events have been lost since the last report (dropped
+// from a full queue, failed, or still unwritten when the flush ran out of time) it logs one warning with the
+// environment's audit counts, so a loss shows in the logs rather than only in a missing row.
+func (d *Deps) settle(ctx context.Context) {
 	if d.Audit == nil {
 		return
 	}
+	fctx, cancel := context.WithTimeout(ctx, auditFlushTimeout)
+	err := d.Audit.Flush(fctx)
+	cancel()
 	st := d.Audit.Stats()
-	level := slog.LevelInfo
-	if st.Dropped > 0 || st.Failed > 0 {
-		level = slog.LevelWarn
+	lost := st.Dropped + st.Failed
+	if err == nil && lost == d.auditLost {
+		return
 	}
-	d.Log.LogAttrs(context.Background(), level, "shutdown",
-		slog.Uint64("audit_written", st.Written), slog.Uint64("audit_dropped", st.Dropped), slog.Uint64("audit_failed", st.Failed))
+	d.auditLost = lost
+	attrs := []slog.Attr{slog.Uint64("audit_written", st.Written), slog.Uint64("audit_dropped", st.Dropped), slog.Uint64("audit_failed", st.Failed)}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", "audit flush: "+err.Error()))
+	}
+	d.Log.LogAttrs(ctx, slog.LevelWarn, "audit events not written", attrs...)
 }

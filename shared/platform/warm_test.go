@@ -2,13 +2,11 @@ package platform_test
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rocker-app/corral/shared/audit"
 	"github.com/rocker-app/corral/shared/holdproxy"
 	"github.com/rocker-app/corral/shared/platform"
 	"github.com/rocker-app/corral/shared/platform/platformtest"
@@ -155,37 +153,5 @@ func TestWarmMaintenancePool(t *testing.T) {
 	}
 	if n := mp.Accepted(); n != 1 {
 		t.Errorf("%d maintenance connections, want 1", n)
-	}
-}
-
-// On SIGTERM a function closes its clients and writes one line with what became of its audit events.
-func TestShutdownLogsAuditCounts(t *testing.T) {
-	t.Parallel()
-	env := platformtest.New(t)
-	logs := &syncbuf.Buffer{}
-	d, err := platform.NewDeps(context.Background(), env.Deps.Config, slog.New(slog.NewJSONHandler(logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Audit.Record(audit.Event{Kind: audit.KindAuthFailed, RequestID: "r1"})
-	d.Shutdown()
-	var got map[string]any
-	for l := range strings.Lines(logs.String()) {
-		if strings.Contains(l, `"msg":"shutdown"`) {
-			if err := json.Unmarshal([]byte(l), &got); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	want := map[string]any{"level": "INFO", "msg": "shutdown", "audit_written": 1.0, "audit_dropped": 0.0, "audit_failed": 0.0}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("shutdown line %s = %v, want %v (line: %v)", k, got[k], v, got)
-		}
-	}
-	// The clients are closed: the audit log takes no more events.
-	d.Audit.Record(audit.Event{Kind: audit.KindAuthFailed, RequestID: "late"})
-	if st := d.Audit.Stats(); st.Dropped != 1 {
-		t.Errorf("an event recorded after the shutdown: stats %+v, want it dropped", st)
 	}
 }

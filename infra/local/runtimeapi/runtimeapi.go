@@ -2,7 +2,7 @@
 // function's bootstrap binary outside AWS and time it: the runtime endpoints (GET invocation/next, POST
 // invocation/{id}/response, POST invocation/{id}/error, POST init/error) and the registration part of the
 // Extensions API (2020-01-01) through which a function enables SIGTERM (aws-lambda-go's
-// WithEnableSIGTERM, Corral's lambdax.RegisterForSIGTERM). As in Lambda, an extension registers during
+// WithEnableSIGTERM; Corral's functions register none). As in Lambda, an extension registers during
 // initialisation only: once the function has asked for its first event, a registration is refused. One
 // Server serves one function process, one invocation at a time, as Lambda does.
 package runtimeapi
