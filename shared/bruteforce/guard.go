@@ -27,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -35,6 +34,7 @@ import (
 	"github.com/rocker-app/corral/shared/audit"
 	"github.com/rocker-app/corral/shared/httpapi"
 	"github.com/rocker-app/corral/shared/logging"
+	"github.com/rocker-app/corral/shared/ratelimit"
 )
 
 // Defaults for zero Options fields.
@@ -59,7 +59,7 @@ const (
 	DefaultTimeout = 300 * time.Millisecond
 	// DefaultIPv6Prefix is how many leading bits of an IPv6 address name its client: a /64 is one
 	// subscriber's network, whose addresses an attacker can rotate at will.
-	DefaultIPv6Prefix = 64
+	DefaultIPv6Prefix = ratelimit.IPv6ClientPrefix
 
 	// UnavailableRetry is the RetryAfter of a Decision returned with ErrUnavailable.
 	UnavailableRetry = 5 * time.Second
@@ -347,23 +347,11 @@ func hashAccount(account string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// ipName is the client an address counts as: an IPv4 address itself, an IPv6 address's network of
-// IPv6Prefix bits. Anything unparsable (or empty) counts as itself.
+// ipName is the client an address counts as (ratelimit.ClientNetwork with IPv6Prefix); an empty address
+// counts as "unknown".
 func (g *Guard) ipName(ip string) string {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil {
-		if ip == "" {
-			return "unknown"
-		}
-		return ip
+	if ip == "" {
+		return "unknown"
 	}
-	addr = addr.Unmap().WithZone("")
-	if addr.Is4() {
-		return addr.String()
-	}
-	p, err := addr.Prefix(g.o.IPv6Prefix)
-	if err != nil {
-		return addr.String()
-	}
-	return p.String()
+	return ratelimit.ClientNetwork(ip, g.o.IPv6Prefix)
 }

@@ -275,7 +275,7 @@ func (l *Limiter) key(p Policy, tenantID, subject string) (string, error) {
 		if subject == "" {
 			return "", fmt.Errorf("%w: policy %q: ip scope needs the client IP", ErrInvalid, p.Name)
 		}
-		return l.prefix + p.Name + ":ip:" + subject, nil
+		return l.prefix + p.Name + ":ip:" + ClientNetwork(subject, IPv6ClientPrefix), nil
 	case ScopeTenant:
 		if tenantID == "" {
 			return "", fmt.Errorf("%w: policy %q: tenant scope needs a tenant id", ErrInvalid, p.Name)

@@ -33,7 +33,8 @@ const (
 	// ScopeUser counts per policy, tenant and user: Allow's subject is the user id.
 	ScopeUser Scope = iota + 1
 	// ScopeIP counts per policy and client IP, for anonymous routes: Allow's subject is the source IP that
-	// API Gateway reports (requestContext.http.sourceIp), never a client-supplied X-Forwarded-For.
+	// API Gateway reports (requestContext.http.sourceIp), never a client-supplied X-Forwarded-For. An IPv6
+	// address counts as its /64 (ClientNetwork).
 	ScopeIP
 	// ScopeTenant counts per policy and tenant: every user of the tenant shares one budget.
 	ScopeTenant

@@ -65,3 +65,24 @@ func TestStrings(t *testing.T) {
 		}
 	}
 }
+
+func TestClientNetwork(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ ip, want string }{
+		{"203.0.113.7", "203.0.113.7"},
+		{"::ffff:203.0.113.7", "203.0.113.7"},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2::9", "2001:db8:1:2::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"not an address", "not an address"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := ClientNetwork(tt.ip, IPv6ClientPrefix); got != tt.want {
+			t.Errorf("ClientNetwork(%q) = %q, want %q", tt.ip, got, tt.want)
+		}
+	}
+	if got := ClientNetwork("2001:db8:1:2::9", 48); got != "2001:db8:1::/48" {
+		t.Errorf("ClientNetwork with a /48 = %q, want 2001:db8:1::/48", got)
+	}
+}
