@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -207,7 +208,11 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		return err
 	}
 	fmt.Fprintf(stdout, "building %d functions and hello-world for linux/%s\n", len(names), *goarch)
-	events := map[string][][]byte{} // per function: the cold event, then the warm events
+	// Per function: the event of each start (the unmeasured one first), then the warm events. Every
+	// start's event comes from a source address of its own, fresh in each run of the rig, so that no start
+	// is refused by a per-IP limit that earlier starts (or runs) spent.
+	events := map[string]eventSet{}
+	salt := mrand.N(uint16(0xffff)) + 1
 	for _, f := range fns {
 		pkg := "./functions/" + f.Name
 		if f.Name == "hello" {
@@ -229,7 +234,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		f.SizeBytes = st.Size()
 		if f.Name == "hello" {
 			f.Event = "(any)"
-			events[f.Name] = [][]byte{[]byte(`{}`)}
+			events[f.Name] = eventSet{cold: [][]byte{[]byte(`{}`)}, warm: [][]byte{[]byte(`{}`)}}
 			continue
 		}
 		path, err := pickEvent(filepath.Join(root, "events", f.Name))
@@ -237,9 +242,15 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 			return err
 		}
 		f.Event, _ = filepath.Rel(root, path)
-		if events[f.Name], err = withTokens(path, tokens); err != nil {
+		starts := *runs + 1
+		var set eventSet
+		if set.cold, err = withTokens(path, slices.Repeat(tokens[:1], starts), sourceIPs(salt, 0, starts)); err != nil {
 			return err
 		}
+		if set.warm, err = withTokens(path, tokens, sourceIPs(salt, starts, len(tokens))); err != nil {
+			return err
+		}
+		events[f.Name] = set
 	}
 	if *usePooler {
 		// One unmeasured start of each function first, so that the pooled server sessions have run every
@@ -252,7 +263,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 			}
 			scratch := &Function{Name: f.Name, Statuses: map[string]int{}}
 			bin := filepath.Join(dir, "bin", f.Name, "bootstrap")
-			if err := measure(ctx, scratch, bin, envFor(tpl, f.Name, baseEnv), events[f.Name], 0, filepath.Join(dir, f.Name+".log")); err != nil && ctx.Err() != nil {
+			if err := measure(ctx, scratch, bin, envFor(tpl, f.Name, baseEnv), events[f.Name].start(0), nil, 0, filepath.Join(dir, f.Name+".log")); err != nil && ctx.Err() != nil {
 				return ctx.Err()
 			}
 		}
@@ -268,7 +279,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 			if i == *runs-1 {
 				w = *warm
 			}
-			if err := measure(ctx, f, bin, envFor(tpl, f.Name, baseEnv), events[f.Name], w, filepath.Join(dir, f.Name+".log")); err != nil {
+			if err := measure(ctx, f, bin, envFor(tpl, f.Name, baseEnv), events[f.Name].start(i+1), events[f.Name].warm, w, filepath.Join(dir, f.Name+".log")); err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
@@ -452,10 +463,28 @@ func tokens(signer *auth.Signer, n int) ([]string, error) {
 	return out, nil
 }
 
+// eventSet is a function's events: cold[k] for its k-th start (0 is the unmeasured one), warm cycled
+// through by the warm invocations.
+type eventSet struct {
+	cold, warm [][]byte
+}
+
+// start returns the event of start k (the last one again when there are fewer).
+func (s eventSet) start(k int) []byte { return s.cold[min(k, len(s.cold)-1)] }
+
+// sourceIPs returns n source addresses from from on: IPv6 documentation addresses, each in a /64 of its
+// own (public routes are limited per IP, an IPv6 address counted as its /64), under the run's salt.
+func sourceIPs(salt uint16, from, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("2001:db8:%x:%x::1", salt, from+i)
+	}
+	return out
+}
+
 // withTokens reads an event; an API Gateway HTTP event (one with a routeKey) comes back once per token,
-// with that token in its authorization header and a source IP of its own (public routes are limited per
-// IP), any other event once.
-func withTokens(path string, tokens []string) ([][]byte, error) {
+// with tokens[i] in its authorization header and ips[i] as its source IP, any other event once.
+func withTokens(path string, tokens, ips []string) ([][]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -478,8 +507,7 @@ func withTokens(path string, tokens []string) ([][]byte, error) {
 		headers["authorization"] = "Bearer " + tok
 		ev["headers"] = headers
 		if httpCtx != nil {
-			// TEST-NET-2 addresses, one per token.
-			httpCtx["sourceIp"] = fmt.Sprintf("198.51.%d.%d", 100+i/250, 1+i%250)
+			httpCtx["sourceIp"] = ips[i]
 		}
 		b, err := json.Marshal(ev)
 		if err != nil {
@@ -490,9 +518,9 @@ func withTokens(path string, tokens []string) ([][]byte, error) {
 	return out, nil
 }
 
-// measure starts the binary once against a fresh runtime API, times its first response to events[0],
-// and, when warm > 0, sends warm more (cycling through events) and reads its VmRSS.
-func measure(ctx context.Context, f *Function, bin string, env []string, events [][]byte, warm int, logPath string) error {
+// measure starts the binary once against a fresh runtime API, times its first response to cold, and,
+// when warm > 0, sends warm more (cycling through warmEvents) and reads its VmRSS.
+func measure(ctx context.Context, f *Function, bin string, env []string, cold []byte, warmEvents [][]byte, warm int, logPath string) error {
 	timeout := 30 * time.Second
 	if f.Name == "outbox-relay" {
 		// The relay polls until outbox.DefaultReserve before its deadline (see catalog.OutboxRelay): given
@@ -540,7 +568,7 @@ func measure(ctx context.Context, f *Function, bin string, env []string, events 
 		cancel()
 	}()
 	defer stopProcess(cmd, exited)
-	res, err := api.Invoke(ictx, events[0])
+	res, err := api.Invoke(ictx, cold)
 	if err != nil {
 		return fmt.Errorf("first invocation: %w (log: %s)", err, logPath)
 	}
@@ -556,7 +584,7 @@ func measure(ctx context.Context, f *Function, bin string, env []string, events 
 	lat := make([]float64, 0, warm)
 	for i := range warm {
 		t := time.Now()
-		res, err := api.Invoke(ictx, events[(i+1)%len(events)])
+		res, err := api.Invoke(ictx, warmEvents[i%len(warmEvents)])
 		if err != nil {
 			return fmt.Errorf("warm invocation %d: %w (log: %s)", i+1, err, logPath)
 		}
