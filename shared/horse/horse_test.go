@@ -10,15 +10,13 @@ import (
 	"github.com/rocker-app/corral/shared/httpapi"
 )
 
-// Horse.AppendJSON writes what encoding/json writes for a horse: every field (a field added to Horse and
-// not to AppendJSON fails here, even zero), null for nil pointers, strings that need escaping, times with
-// and without a fraction, in and out of UTC.
-func TestHorseAppendJSONMatchesEncodingJSON(t *testing.T) {
-	t.Parallel()
+// testHorses are horses whose JSON is worth checking: zero, plain, every field set with strings that need
+// escaping and times with and without a fraction, in and out of UTC, and a zero birth year.
+func testHorses() []horse.Horse {
 	s := func(v string) *string { return &v }
 	year := 2015
 	zero := 0
-	horses := []horse.Horse{
+	return []horse.Horse{
 		{},
 		{ID: "41b9e73e-2e2e-4767-9bbe-9b584d45d1ad", Name: "Copper Penny", Sex: "gelding", CreatedBy: "u",
 			CreatedAt: time.Date(2026, 11, 27, 0, 13, 5, 0, time.UTC), UpdatedAt: time.Date(2026, 11, 27, 0, 13, 5, 123456000, time.UTC)},
@@ -28,6 +26,14 @@ func TestHorseAppendJSONMatchesEncodingJSON(t *testing.T) {
 			UpdatedAt: time.Date(2000, 2, 3, 4, 5, 6, 7, time.FixedZone("w", -5*3600))},
 		{Name: "zero year", BirthYear: &zero},
 	}
+}
+
+// Horse.AppendJSON writes what encoding/json writes for a horse: every field (a field added to Horse and
+// not to AppendJSON fails here, even zero), null for nil pointers, strings that need escaping, times with
+// and without a fraction, in and out of UTC.
+func TestHorseAppendJSONMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	horses := testHorses()
 	for _, h := range horses {
 		var want bytes.Buffer
 		if err := json.NewEncoder(&want).Encode(h); err != nil {
@@ -46,6 +52,97 @@ func TestHorseAppendJSONMatchesEncodingJSON(t *testing.T) {
 	if _, err := bad.AppendJSON(nil); err == nil {
 		t.Error("AppendJSON of a horse created in year 10000: no error, want MarshalJSON's")
 	}
+}
+
+// A listing's projected horses write what encoding/json writes for h.Project(fields), a map with sorted
+// keys: for every horse above, with all fields, none, single ones, duplicates and an unknown name, alone
+// and inside a ListResponse.
+func TestProjectedAppendJSONMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	all := horse.Fields()
+	sets := [][]string{all, {}, {"id"}, {"updated_at", "id", "name"}, {"birth_year", "breed", "birth_year"}, {"nope", "sex"}}
+	for _, f := range all {
+		sets = append(sets, []string{f})
+	}
+	for _, fields := range sets {
+		proj := horse.NewProjection(fields)
+		for _, h := range testHorses() {
+			want, err := json.Marshal(h.Project(fields))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := proj.Of(h).AppendJSON(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("fields %q:\n got %s\nwant %s", fields, got, want)
+			}
+		}
+		items, maps := []horse.Projected{}, []map[string]any{}
+		for _, h := range testHorses() {
+			items, maps = append(items, proj.Of(h)), append(maps, h.Project(fields))
+		}
+		want, err := httpapi.EncodeJSON(struct {
+			Items      []map[string]any `json:"items"`
+			NextCursor string           `json:"next_cursor,omitempty"`
+		}{maps, "c<1>"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := httpapi.EncodeJSON(httpapi.ListResponse[horse.Projected]{Items: items, NextCursor: "c<1>"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("listing with fields %q:\n got %s\nwant %s", fields, got, want)
+		}
+	}
+	bad := horse.Horse{CreatedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if _, err := horse.NewProjection([]string{"created_at"}).Of(bad).AppendJSON(nil); err == nil {
+		t.Error("a projected horse created in year 10000: no error, want MarshalJSON's")
+	}
+}
+
+// BenchmarkHorseListJSON is a page of 20 horses with every field: the map projection through encoding/json
+// against Projection.
+//
+//	go test -run '^$' -bench HorseListJSON -benchmem ./shared/horse/
+func BenchmarkHorseListJSON(b *testing.B) {
+	s := func(v string) *string { return &v }
+	page := make([]horse.Horse, 20)
+	for i := range page {
+		page[i] = horse.Horse{ID: "41b9e73e-2e2e-4767-9bbe-9b584d45d1ad", Name: "Copper Penny", Breed: s("Quarter Horse"), Sex: "gelding",
+			Description: s("Saturation 123456"), OwnerUserID: s("10ad0001-0000-4000-8000-000000000002"),
+			CreatedBy: "10ad0001-0000-4000-8000-000000000002", CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC()}
+	}
+	fields := horse.Fields()
+	b.Run("maps", func(b *testing.B) {
+		for b.Loop() {
+			resp := httpapi.ListResponse[map[string]any]{Items: make([]map[string]any, 0, len(page))}
+			for _, h := range page {
+				resp.Items = append(resp.Items, h.Project(fields))
+			}
+			var buf bytes.Buffer
+			if err := json.NewEncoder(&buf).Encode(struct {
+				Items []map[string]any `json:"items"`
+			}{resp.Items}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("projection", func(b *testing.B) {
+		for b.Loop() {
+			proj := horse.NewProjection(fields)
+			resp := httpapi.ListResponse[horse.Projected]{Items: make([]horse.Projected, 0, len(page))}
+			for _, h := range page {
+				resp.Items = append(resp.Items, proj.Of(h))
+			}
+			if _, err := httpapi.EncodeJSON(resp); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // BenchmarkHorseJSON is a horse's response body: encoding/json's reflection against Horse.AppendJSON.

@@ -30,9 +30,10 @@ func List(s Store, cursors *httpapi.Cursors) http.Handler {
 		if err != nil {
 			return storeError(err)
 		}
-		resp := httpapi.ListResponse[map[string]any]{Items: make([]map[string]any, 0, len(page.Horses))}
+		proj := NewProjection(q.Fields)
+		resp := httpapi.ListResponse[Projected]{Items: make([]Projected, 0, len(page.Horses))}
 		for _, h := range page.Horses {
-			resp.Items = append(resp.Items, h.Project(q.Fields))
+			resp.Items = append(resp.Items, proj.Of(h))
 		}
 		if page.Next != nil {
 			if resp.NextCursor, err = cursors.Encode(page.Next); err != nil {

@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/rocker-app/corral/shared/jsonx"
 )
 
 // Page is a keyset page request: how many rows and where to start.
@@ -66,4 +69,39 @@ func ParseFields(r *http.Request, allowed []string) ([]string, error) {
 type ListResponse[T any] struct {
 	Items      []T    `json:"items"`
 	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// AppendJSON implements JSONAppender: the bytes encoding/json writes for l, with each item that is a
+// JSONAppender writing itself and the others encoded by encoding/json, so a listing of values that write
+// their own JSON costs no reflection.
+func (l ListResponse[T]) AppendJSON(b []byte) ([]byte, error) {
+	b = slices.Grow(b, 16+len(l.Items)*256) // room for most items in one allocation
+	b = append(b, `{"items":`...)
+	if l.Items == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, it := range l.Items {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if a, ok := any(it).(JSONAppender); ok {
+				b, err = a.AppendJSON(b)
+			} else {
+				var j []byte
+				j, err = json.Marshal(it) // escapes HTML as EncodeJSON's Encoder does
+				b = append(b, j...)
+			}
+			if err != nil {
+				return b, err
+			}
+		}
+		b = append(b, ']')
+	}
+	if l.NextCursor != "" {
+		b = append(b, `,"next_cursor":`...)
+		b = jsonx.AppendString(b, l.NextCursor)
+	}
+	return append(b, '}'), nil
 }
