@@ -15,6 +15,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rocker-app/corral/shared/auth"
+	"github.com/rocker-app/corral/shared/httpapi"
+	"github.com/rocker-app/corral/shared/jsonx"
 )
 
 // Business is one business as the API shows it. Nullable columns are pointers and encode as JSON null.
@@ -30,38 +32,31 @@ type Business struct {
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
-// Fields returns the names ?fields= may select, in the order responses use. The result is a new slice.
-func Fields() []string {
-	return []string{"id", "name", "kind", "description", "city", "website", "created_by", "created_at", "updated_at"}
-}
+// object writes a business's JSON: every field in a response's order (AppendJSON), or those a listing
+// asked for (Projection); TestBusinessJSONMatchesEncodingJSON holds it to encoding/json's bytes.
+var object = httpapi.NewObject(
+	httpapi.Field[Business]{Name: "id", Value: func(b []byte, v *Business) ([]byte, error) { return jsonx.AppendString(b, v.ID), nil }},
+	httpapi.Field[Business]{Name: "name", Value: func(b []byte, v *Business) ([]byte, error) { return jsonx.AppendString(b, v.Name), nil }},
+	httpapi.Field[Business]{Name: "kind", Value: func(b []byte, v *Business) ([]byte, error) { return jsonx.AppendString(b, v.Kind), nil }},
+	httpapi.Field[Business]{Name: "description", Value: func(b []byte, v *Business) ([]byte, error) {
+		return jsonx.AppendStringOrNull(b, v.Description), nil
+	}},
+	httpapi.Field[Business]{Name: "city", Value: func(b []byte, v *Business) ([]byte, error) { return jsonx.AppendStringOrNull(b, v.City), nil }},
+	httpapi.Field[Business]{Name: "website", Value: func(b []byte, v *Business) ([]byte, error) { return jsonx.AppendStringOrNull(b, v.Website), nil }},
+	httpapi.Field[Business]{Name: "created_by", Value: func(b []byte, v *Business) ([]byte, error) { return jsonx.AppendStringOrNull(b, v.CreatedBy), nil }},
+	httpapi.Field[Business]{Name: "created_at", Value: func(b []byte, v *Business) ([]byte, error) { return jsonx.AppendTime(b, v.CreatedAt) }},
+	httpapi.Field[Business]{Name: "updated_at", Value: func(b []byte, v *Business) ([]byte, error) { return jsonx.AppendTime(b, v.UpdatedAt) }},
+)
 
-// Project returns the named fields of b as a JSON object. Names outside Fields are ignored.
-func (b Business) Project(fields []string) map[string]any {
-	out := make(map[string]any, len(fields))
-	for _, f := range fields {
-		switch f {
-		case "id":
-			out[f] = b.ID
-		case "name":
-			out[f] = b.Name
-		case "kind":
-			out[f] = b.Kind
-		case "description":
-			out[f] = b.Description
-		case "city":
-			out[f] = b.City
-		case "website":
-			out[f] = b.Website
-		case "created_by":
-			out[f] = b.CreatedBy
-		case "created_at":
-			out[f] = b.CreatedAt
-		case "updated_at":
-			out[f] = b.UpdatedAt
-		}
-	}
-	return out
-}
+// Fields returns the names ?fields= may select, in the order responses use. The result is a new slice.
+func Fields() []string { return object.Names() }
+
+// Projection returns the projection of fields for a listing (see httpapi.Object.Projection). Names outside
+// Fields are ignored.
+func Projection(fields []string) httpapi.Projection[Business] { return object.Projection(fields) }
+
+// AppendJSON implements httpapi.JSONAppender: the bytes encoding/json writes for b, without reflection.
+func (b Business) AppendJSON(dst []byte) ([]byte, error) { return object.Append(dst, &b) }
 
 // Kinds lists the values of kind (the migration's check constraint).
 func Kinds() []string { return []string{"stable", "trainer", "vet", "farrier", "shop", "other"} }

@@ -29,9 +29,10 @@ func List(s Store, cursors *httpapi.Cursors) http.Handler {
 		if err != nil {
 			return storeError(err)
 		}
-		resp := httpapi.ListResponse[map[string]any]{Items: make([]map[string]any, 0, len(page.Businesses))}
+		proj := Projection(q.Fields)
+		resp := httpapi.ListResponse[httpapi.Projected[Business]]{Items: make([]httpapi.Projected[Business], 0, len(page.Businesses))}
 		for _, b := range page.Businesses {
-			resp.Items = append(resp.Items, b.Project(q.Fields))
+			resp.Items = append(resp.Items, proj.Of(b))
 		}
 		if resp.NextCursor, err = encodeNext(cursors, page.Next); err != nil {
 			return err

@@ -9,13 +9,13 @@ package horse
 import (
 	"context"
 	"errors"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/rocker-app/corral/shared/auth"
+	"github.com/rocker-app/corral/shared/httpapi"
 	"github.com/rocker-app/corral/shared/jsonx"
 )
 
@@ -36,89 +36,38 @@ type Horse struct {
 	UpdatedAt       time.Time `json:"updated_at"`
 }
 
-// fieldNames are a horse's JSON names, in the order its responses write them.
-var fieldNames = [...]string{
-	"id", "name", "breed", "sex", "color", "birth_year", "discipline", "description",
-	"owner_user_id", "owner_business_id", "created_by", "created_at", "updated_at",
-}
-
-// fieldKeys[i] is fieldNames[i] written as an object key (`"id":`; the names need no escaping), and
-// allFields every field's index, in order.
-var fieldKeys, allFields = func() (keys [len(fieldNames)]string, all []int) {
-	for i, n := range fieldNames {
-		keys[i], all = `"`+n+`":`, append(all, i)
-	}
-	return keys, all
-}()
+// object writes a horse's JSON: every field in a response's order (AppendJSON), or those a listing asked
+// for (Projection). TestHorseAppendJSONMatchesEncodingJSON and TestProjectionMatchesEncodingJSON hold it
+// to encoding/json's bytes.
+var object = httpapi.NewObject(
+	httpapi.Field[Horse]{Name: "id", Value: func(b []byte, h *Horse) ([]byte, error) { return jsonx.AppendString(b, h.ID), nil }},
+	httpapi.Field[Horse]{Name: "name", Value: func(b []byte, h *Horse) ([]byte, error) { return jsonx.AppendString(b, h.Name), nil }},
+	httpapi.Field[Horse]{Name: "breed", Value: func(b []byte, h *Horse) ([]byte, error) { return jsonx.AppendStringOrNull(b, h.Breed), nil }},
+	httpapi.Field[Horse]{Name: "sex", Value: func(b []byte, h *Horse) ([]byte, error) { return jsonx.AppendString(b, h.Sex), nil }},
+	httpapi.Field[Horse]{Name: "color", Value: func(b []byte, h *Horse) ([]byte, error) { return jsonx.AppendStringOrNull(b, h.Color), nil }},
+	httpapi.Field[Horse]{Name: "birth_year", Value: func(b []byte, h *Horse) ([]byte, error) {
+		if h.BirthYear == nil {
+			return append(b, "null"...), nil
+		}
+		return strconv.AppendInt(b, int64(*h.BirthYear), 10), nil
+	}},
+	httpapi.Field[Horse]{Name: "discipline", Value: func(b []byte, h *Horse) ([]byte, error) { return jsonx.AppendStringOrNull(b, h.Discipline), nil }},
+	httpapi.Field[Horse]{Name: "description", Value: func(b []byte, h *Horse) ([]byte, error) { return jsonx.AppendStringOrNull(b, h.Description), nil }},
+	httpapi.Field[Horse]{Name: "owner_user_id", Value: func(b []byte, h *Horse) ([]byte, error) { return jsonx.AppendStringOrNull(b, h.OwnerUserID), nil }},
+	httpapi.Field[Horse]{Name: "owner_business_id", Value: func(b []byte, h *Horse) ([]byte, error) {
+		return jsonx.AppendStringOrNull(b, h.OwnerBusinessID), nil
+	}},
+	httpapi.Field[Horse]{Name: "created_by", Value: func(b []byte, h *Horse) ([]byte, error) { return jsonx.AppendString(b, h.CreatedBy), nil }},
+	httpapi.Field[Horse]{Name: "created_at", Value: func(b []byte, h *Horse) ([]byte, error) { return jsonx.AppendTime(b, h.CreatedAt) }},
+	httpapi.Field[Horse]{Name: "updated_at", Value: func(b []byte, h *Horse) ([]byte, error) { return jsonx.AppendTime(b, h.UpdatedAt) }},
+)
 
 // Fields returns the names ?fields= may select, in the order responses use. The result is a new slice.
-func Fields() []string { return slices.Clone(fieldNames[:]) }
+func Fields() []string { return object.Names() }
 
-// Project returns the named fields of h as a JSON object. Names outside Fields are ignored.
-func (h Horse) Project(fields []string) map[string]any {
-	out := make(map[string]any, len(fields))
-	for _, f := range fields {
-		switch f {
-		case "id":
-			out[f] = h.ID
-		case "name":
-			out[f] = h.Name
-		case "breed":
-			out[f] = h.Breed
-		case "sex":
-			out[f] = h.Sex
-		case "color":
-			out[f] = h.Color
-		case "birth_year":
-			out[f] = h.BirthYear
-		case "discipline":
-			out[f] = h.Discipline
-		case "description":
-			out[f] = h.Description
-		case "owner_user_id":
-			out[f] = h.OwnerUserID
-		case "owner_business_id":
-			out[f] = h.OwnerBusinessID
-		case "created_by":
-			out[f] = h.CreatedBy
-		case "created_at":
-			out[f] = h.CreatedAt
-		case "updated_at":
-			out[f] = h.UpdatedAt
-		}
-	}
-	return out
-}
-
-// Projection writes horses with only the fields a listing asked for (?fields=), without reflection: the
-// bytes encoding/json writes for h.Project(fields), a map, whose keys it sorts.
-type Projection struct {
-	fields []int // indices into fieldNames, sorted by name, without duplicates
-}
-
-// NewProjection returns the projection of fields (names outside Fields are ignored, as by Project).
-func NewProjection(fields []string) Projection {
-	p := Projection{fields: make([]int, 0, len(fields))}
-	for _, f := range slices.Compact(slices.Sorted(slices.Values(fields))) {
-		if i := slices.Index(fieldNames[:], f); i >= 0 {
-			p.fields = append(p.fields, i)
-		}
-	}
-	return p
-}
-
-// Of returns h under the projection, ready to be written.
-func (p Projection) Of(h Horse) Projected { return Projected{fields: p.fields, h: h} }
-
-// Projected is a horse under a Projection; it implements httpapi.JSONAppender.
-type Projected struct {
-	fields []int
-	h      Horse
-}
-
-// AppendJSON appends the projected fields as encoding/json writes h.Project(fields)
-// (TestProjectedAppendJSONMatchesEncodingJSON keeps the two equal).
-func (p Projected) AppendJSON(b []byte) ([]byte, error) { return p.h.appendFields(b, p.fields) }
+// Projection returns the projection of fields for a listing: each horse written with only those fields,
+// keys sorted, the bytes encoding/json writes for a map of them. Names outside Fields are ignored.
+func Projection(fields []string) httpapi.Projection[Horse] { return object.Projection(fields) }
 
 // Position is a place in the listing order (created_at DESC, id DESC): the last row served.
 type Position struct {
@@ -178,57 +127,4 @@ type Store interface {
 
 // AppendJSON implements httpapi.JSONAppender: the bytes encoding/json writes for h, without reflection
 // (TestHorseAppendJSONMatchesEncodingJSON keeps the two equal, field for field).
-func (h Horse) AppendJSON(b []byte) ([]byte, error) { return h.appendFields(b, allFields) }
-
-// appendFields appends a JSON object of the fields with the given indices into fieldNames, in that order.
-func (h Horse) appendFields(b []byte, fields []int) ([]byte, error) {
-	b = append(b, '{')
-	for n, i := range fields {
-		if n > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, fieldKeys[i]...)
-		var err error
-		if b, err = h.appendField(b, i); err != nil {
-			return b, err
-		}
-	}
-	return append(b, '}'), nil
-}
-
-// appendField appends the JSON value of field fieldNames[i], as encoding/json writes it. The cases follow
-// fieldNames' order; TestHorseAppendJSONMatchesEncodingJSON fails on any mismatch.
-func (h Horse) appendField(b []byte, i int) ([]byte, error) {
-	switch i {
-	case 0:
-		b = jsonx.AppendString(b, h.ID)
-	case 1:
-		b = jsonx.AppendString(b, h.Name)
-	case 2:
-		b = jsonx.AppendStringOrNull(b, h.Breed)
-	case 3:
-		b = jsonx.AppendString(b, h.Sex)
-	case 4:
-		b = jsonx.AppendStringOrNull(b, h.Color)
-	case 5:
-		if h.BirthYear == nil {
-			return append(b, "null"...), nil
-		}
-		b = strconv.AppendInt(b, int64(*h.BirthYear), 10)
-	case 6:
-		b = jsonx.AppendStringOrNull(b, h.Discipline)
-	case 7:
-		b = jsonx.AppendStringOrNull(b, h.Description)
-	case 8:
-		b = jsonx.AppendStringOrNull(b, h.OwnerUserID)
-	case 9:
-		b = jsonx.AppendStringOrNull(b, h.OwnerBusinessID)
-	case 10:
-		b = jsonx.AppendString(b, h.CreatedBy)
-	case 11:
-		return jsonx.AppendTime(b, h.CreatedAt)
-	case 12:
-		return jsonx.AppendTime(b, h.UpdatedAt)
-	}
-	return b, nil
-}
+func (h Horse) AppendJSON(b []byte) ([]byte, error) { return object.Append(b, &h) }

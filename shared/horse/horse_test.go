@@ -8,6 +8,7 @@ import (
 
 	"github.com/rocker-app/corral/shared/horse"
 	"github.com/rocker-app/corral/shared/httpapi"
+	"github.com/rocker-app/corral/shared/httpapi/httpapitest"
 )
 
 // testHorses are horses whose JSON is worth checking: zero, plain, every field set with strings that need
@@ -54,10 +55,10 @@ func TestHorseAppendJSONMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-// A listing's projected horses write what encoding/json writes for h.Project(fields), a map with sorted
-// keys: for every horse above, with all fields, none, single ones, duplicates and an unknown name, alone
+// A listing's projected horses write what encoding/json writes for a map of the asked fields (keys
+// sorted): for every horse above, with all fields, none, single ones, duplicates and an unknown name, alone
 // and inside a ListResponse.
-func TestProjectedAppendJSONMatchesEncodingJSON(t *testing.T) {
+func TestProjectionMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
 	all := horse.Fields()
 	sets := [][]string{all, {}, {"id"}, {"updated_at", "id", "name"}, {"birth_year", "breed", "birth_year"}, {"nope", "sex"}}
@@ -65,32 +66,27 @@ func TestProjectedAppendJSONMatchesEncodingJSON(t *testing.T) {
 		sets = append(sets, []string{f})
 	}
 	for _, fields := range sets {
-		proj := horse.NewProjection(fields)
-		for _, h := range testHorses() {
-			want, err := json.Marshal(h.Project(fields))
+		proj := horse.Projection(fields)
+		var items []httpapi.Projected[horse.Horse]
+		var want []byte
+		for i, h := range testHorses() {
+			one := httpapitest.ProjectedJSON(t, h, fields)
+			ph := proj.Of(h)
+			got, err := ph.AppendJSON(nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := proj.Of(h).AppendJSON(nil)
-			if err != nil {
-				t.Fatal(err)
+			if !bytes.Equal(got, one) {
+				t.Errorf("fields %q:\n got %s\nwant %s", fields, got, one)
 			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("fields %q:\n got %s\nwant %s", fields, got, want)
+			items = append(items, proj.Of(h))
+			if i > 0 {
+				want = append(want, ',')
 			}
+			want = append(want, one...)
 		}
-		items, maps := []horse.Projected{}, []map[string]any{}
-		for _, h := range testHorses() {
-			items, maps = append(items, proj.Of(h)), append(maps, h.Project(fields))
-		}
-		want, err := httpapi.EncodeJSON(struct {
-			Items      []map[string]any `json:"items"`
-			NextCursor string           `json:"next_cursor,omitempty"`
-		}{maps, "c<1>"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := httpapi.EncodeJSON(httpapi.ListResponse[horse.Projected]{Items: items, NextCursor: "c<1>"})
+		want = append(append([]byte(`{"items":[`), want...), `],"next_cursor":"c\u003c1\u003e"}`+"\n"...)
+		got, err := httpapi.EncodeJSON(httpapi.ListResponse[httpapi.Projected[horse.Horse]]{Items: items, NextCursor: "c<1>"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,13 +95,14 @@ func TestProjectedAppendJSONMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 	bad := horse.Horse{CreatedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
-	if _, err := horse.NewProjection([]string{"created_at"}).Of(bad).AppendJSON(nil); err == nil {
+	pb := horse.Projection([]string{"created_at"}).Of(bad)
+	if _, err := pb.AppendJSON(nil); err == nil {
 		t.Error("a projected horse created in year 10000: no error, want MarshalJSON's")
 	}
 }
 
-// BenchmarkHorseListJSON is a page of 20 horses with every field: the map projection through encoding/json
-// against Projection.
+// BenchmarkHorseListJSON is a page of 20 horses with every field through a Projection (the map projection
+// it replaced, through encoding/json: 135-144 us, 784 allocs).
 //
 //	go test -run '^$' -bench HorseListJSON -benchmem ./shared/horse/
 func BenchmarkHorseListJSON(b *testing.B) {
@@ -117,24 +114,10 @@ func BenchmarkHorseListJSON(b *testing.B) {
 			CreatedBy: "10ad0001-0000-4000-8000-000000000002", CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC()}
 	}
 	fields := horse.Fields()
-	b.Run("maps", func(b *testing.B) {
-		for b.Loop() {
-			resp := httpapi.ListResponse[map[string]any]{Items: make([]map[string]any, 0, len(page))}
-			for _, h := range page {
-				resp.Items = append(resp.Items, h.Project(fields))
-			}
-			var buf bytes.Buffer
-			if err := json.NewEncoder(&buf).Encode(struct {
-				Items []map[string]any `json:"items"`
-			}{resp.Items}); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
 	b.Run("projection", func(b *testing.B) {
 		for b.Loop() {
-			proj := horse.NewProjection(fields)
-			resp := httpapi.ListResponse[horse.Projected]{Items: make([]horse.Projected, 0, len(page))}
+			proj := horse.Projection(fields)
+			resp := httpapi.ListResponse[httpapi.Projected[horse.Horse]]{Items: make([]httpapi.Projected[horse.Horse], 0, len(page))}
 			for _, h := range page {
 				resp.Items = append(resp.Items, proj.Of(h))
 			}

@@ -30,8 +30,8 @@ func List(s Store, cursors *httpapi.Cursors) http.Handler {
 		if err != nil {
 			return storeError(err)
 		}
-		proj := NewProjection(q.Fields)
-		resp := httpapi.ListResponse[Projected]{Items: make([]Projected, 0, len(page.Horses))}
+		proj := Projection(q.Fields)
+		resp := httpapi.ListResponse[httpapi.Projected[Horse]]{Items: make([]httpapi.Projected[Horse], 0, len(page.Horses))}
 		for _, h := range page.Horses {
 			resp.Items = append(resp.Items, proj.Of(h))
 		}

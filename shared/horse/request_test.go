@@ -93,15 +93,16 @@ func TestUpdateRequestValidate(t *testing.T) {
 	}
 }
 
-func TestProject(t *testing.T) {
+func TestProjection(t *testing.T) {
 	t.Parallel()
 	h := horse.Horse{ID: "h1", Name: "Comet", Sex: "mare", BirthYear: ptr(2015)}
-	got := h.Project([]string{"id", "name", "breed", "birth_year"})
-	want := map[string]any{"id": "h1", "name": "Comet", "breed": (*string)(nil), "birth_year": ptr(2015)}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Project (-want +got):\n%s", diff)
+	ph := horse.Projection([]string{"name", "id", "breed", "birth_year"}).Of(h)
+	got, err := ph.AppendJSON(nil)
+	if want := `{"birth_year":2015,"breed":null,"id":"h1","name":"Comet"}`; err != nil || string(got) != want {
+		t.Errorf("projection = %s, %v; want %s", got, err, want)
 	}
-	if len(h.Project(horse.Fields())) != len(horse.Fields()) {
-		t.Error("Project(Fields()) misses a field")
+	if diff := cmp.Diff([]string{"id", "name", "breed", "sex", "color", "birth_year", "discipline", "description",
+		"owner_user_id", "owner_business_id", "created_by", "created_at", "updated_at"}, horse.Fields()); diff != "" {
+		t.Errorf("Fields (-want +got):\n%s", diff)
 	}
 }

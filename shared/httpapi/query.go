@@ -81,16 +81,18 @@ func (l ListResponse[T]) AppendJSON(b []byte) ([]byte, error) {
 		b = append(b, "null"...)
 	} else {
 		b = append(b, '[')
-		for i, it := range l.Items {
+		for i := range l.Items {
 			if i > 0 {
 				b = append(b, ',')
 			}
 			var err error
-			if a, ok := any(it).(JSONAppender); ok {
+			// Through a pointer, so that an item whose AppendJSON takes a pointer is found too and no
+			// item is copied.
+			if a, ok := any(&l.Items[i]).(JSONAppender); ok {
 				b, err = a.AppendJSON(b)
 			} else {
 				var j []byte
-				j, err = json.Marshal(it) // escapes HTML as EncodeJSON's Encoder does
+				j, err = json.Marshal(l.Items[i]) // escapes HTML as EncodeJSON's Encoder does
 				b = append(b, j...)
 			}
 			if err != nil {

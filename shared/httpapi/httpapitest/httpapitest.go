@@ -1,0 +1,32 @@
+// Package httpapitest holds test helpers for the JSON that package httpapi writes.
+package httpapitest
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// ProjectedJSON is what encoding/json writes for a map of v's named JSON fields (keys sorted): the bytes an
+// httpapi.Projection must write for v. Names v does not have are left out.
+func ProjectedJSON(tb testing.TB, v any, names []string) []byte {
+	tb.Helper()
+	whole, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(whole, &fields); err != nil {
+		tb.Fatal(err)
+	}
+	out := map[string]json.RawMessage{}
+	for _, n := range names {
+		if f, ok := fields[n]; ok {
+			out[n] = f
+		}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
