@@ -89,8 +89,8 @@ type Function struct {
 	// the event stands for, and shows here.
 	ColdStatuses map[string]int `json:"cold_statuses"`
 	Statuses     map[string]int `json:"statuses"`
-	Pass     bool           `json:"pass"`
-	Failure  string         `json:"failure,omitempty"`
+	Pass         bool           `json:"pass"`
+	Failure      string         `json:"failure,omitempty"`
 }
 
 // Report is the JSON output.
