@@ -143,6 +143,9 @@ func (w *Writer) Close(ctx context.Context) error {
 	}
 }
 
+// Pending reports how many events are queued or being written.
+func (w *Writer) Pending() int64 { return w.pending.Load() }
+
 // Stats reports the counters.
 func (w *Writer) Stats() Stats {
 	return Stats{Written: w.written.Load(), Dropped: w.dropped.Load(), Failed: w.failed.Load()}

@@ -399,6 +399,9 @@ func TestWriterFlushWaitsForTheEventInFlight(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 0)
 	release := f.inFlight(t, audit.Event{Kind: audit.KindAuthFailed, RequestID: "r1"})
+	if n := f.w.Pending(); n != 1 {
+		t.Errorf("Pending while the insert is held = %d, want 1", n)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -408,6 +411,9 @@ func TestWriterFlushWaitsForTheEventInFlight(t *testing.T) {
 	release()
 	f.flush(t)
 	wantStats(t, f.w, audit.Stats{Written: 1})
+	if n := f.w.Pending(); n != 0 {
+		t.Errorf("Pending after the flush = %d, want 0", n)
+	}
 	if got := len(f.rows(t)); got != 1 {
 		t.Errorf("%d rows after Flush, want 1", got)
 	}

@@ -111,9 +111,12 @@ func (d *Deps) settle(ctx context.Context) {
 	if d.Audit == nil {
 		return
 	}
-	fctx, cancel := context.WithTimeout(ctx, auditFlushTimeout)
-	err := d.Audit.Flush(fctx)
-	cancel()
+	var err error
+	if d.Audit.Pending() > 0 { // most invocations record nothing: no timer for them
+		fctx, cancel := context.WithTimeout(ctx, auditFlushTimeout)
+		err = d.Audit.Flush(fctx)
+		cancel()
+	}
 	st := d.Audit.Stats()
 	lost := st.Dropped + st.Failed
 	if err == nil && lost == d.auditLost {
