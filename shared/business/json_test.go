@@ -2,7 +2,6 @@ package business_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -31,17 +30,7 @@ func TestBusinessJSONMatchesEncodingJSON(t *testing.T) {
 		sets = append(sets, []string{f})
 	}
 	for _, b := range businesses {
-		var want bytes.Buffer
-		if err := json.NewEncoder(&want).Encode(b); err != nil {
-			t.Fatal(err)
-		}
-		got, err := b.AppendJSON(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(append(got, '\n'), want.Bytes()) {
-			t.Errorf("AppendJSON:\n got %s\nwant %s", got, want.Bytes())
-		}
+		httpapitest.CheckAppendJSON(t, b)
 		for _, fields := range sets {
 			want := httpapitest.ProjectedJSON(t, b, fields)
 			pb := business.Projection(fields).Of(b)
