@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -283,6 +284,29 @@ func (l *Limiter) key(p Policy, tenantID, subject string) (string, error) {
 		return l.prefix + p.Name + ":t:" + tenantID, nil
 	}
 	return "", fmt.Errorf("%w: policy %q: unknown scope %d", ErrInvalid, p.Name, int(p.Scope))
+}
+
+// UserKeyPattern returns the Redis SCAN pattern that matches every key counting a user-scoped policy of
+// userID in tenantID under the key prefix (DefaultKeyPrefix unless WithKeyPrefix set another): for tools
+// that give a user a fresh budget in Redis, such as the cold-start rig between starts. The IDs are matched
+// literally (glob characters in them are escaped).
+func UserKeyPattern(prefix, tenantID, userID string) string {
+	return globEscape(redisRatePrefix+prefix) + "*:u:" + globEscape(tenantID) + ":" + globEscape(userID)
+}
+
+// globEscape escapes the characters Redis's glob patterns give a meaning.
+func globEscape(s string) string {
+	if !strings.ContainsAny(s, `*?[]\`) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Stats are a Limiter's counters since New. Allowed and Denied count every decision, whatever its

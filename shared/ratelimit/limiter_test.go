@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -404,5 +405,58 @@ func TestAllowCanceledRequestIsNotARedisFailure(t *testing.T) {
 	}
 	if s := l.Stats(); s.RedisErrors != 0 {
 		t.Errorf("Stats = %+v, want no Redis errors counted", s)
+	}
+}
+
+// UserKeyPattern finds every key of one user's user-scoped policies and nothing else, so deleting what it
+// matches gives that user (and only that user) a fresh budget.
+func TestUserKeyPatternMatchesOnlyTheUsersKeys(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb, _ := testRedis(t)
+	prefix := uniquePrefix(t, rdb)
+	l := New(rdb, Overrides{}, WithKeyPrefix(prefix), WithLeaseMax(0))
+	write := Policy{Name: "horses.write", Rate: 1, Period: time.Hour, Burst: 1, Scope: ScopeUser}
+	read := Policy{Name: "horses.read", Rate: 1, Period: time.Hour, Burst: 1, Scope: ScopeUser}
+	for _, c := range []struct {
+		p              Policy
+		tenant, subject string
+	}{
+		{write, tenantA, userA}, {read, tenantA, userA}, {write, tenantA, userB}, {write, tenantB, userA},
+		{Policy{Name: "exports", Rate: 1, Period: time.Hour, Burst: 1, Scope: ScopeTenant}, tenantA, userA},
+		{Policy{Name: "login", Rate: 1, Period: time.Hour, Burst: 1, Scope: ScopeIP}, "", "203.0.113.7"},
+	} {
+		mustAllow(t, l, c.p, c.tenant, c.subject)
+	}
+
+	keys, err := rdb.Keys(ctx, UserKeyPattern(prefix, tenantA, userA)).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	want := []string{"rate:" + prefix + "horses.read:u:" + tenantA + ":" + userA, "rate:" + prefix + "horses.write:u:" + tenantA + ":" + userA}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("pattern matched %q, want %q", keys, want)
+	}
+	if err := rdb.Del(ctx, keys...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	fresh := New(rdb, Overrides{}, WithKeyPrefix(prefix), WithLeaseMax(0)) // a new process: no shield
+	for _, c := range []struct {
+		tenant, user string
+		want         bool
+	}{{tenantA, userA, true}, {tenantA, userB, false}, {tenantB, userA, false}} {
+		d, err := fresh.Allow(ctx, write, c.tenant, c.user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Allowed != c.want {
+			t.Errorf("after the reset, %s in %s allowed %v, want %v", c.user, c.tenant, d.Allowed, c.want)
+		}
+	}
+
+	// Glob characters in an ID are literal.
+	if got, want := UserKeyPattern("p:", "t*", "u?[x]"), `rate:p:*:u:t\*:u\?\[x\]`; got != want {
+		t.Errorf("UserKeyPattern escaped = %q, want %q", got, want)
 	}
 }

@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/rocker-app/corral/infra/local/runtimeapi"
 	"github.com/rocker-app/corral/shared/auth"
@@ -42,6 +43,7 @@ import (
 	"github.com/rocker-app/corral/shared/outbox"
 	"github.com/rocker-app/corral/shared/platform"
 	"github.com/rocker-app/corral/shared/platform/awsparts"
+	"github.com/rocker-app/corral/shared/ratelimit"
 	"github.com/rocker-app/corral/shared/samtemplate"
 )
 
@@ -164,6 +166,16 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	if err != nil {
 		return err
 	}
+	ropts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	rdb := redis.NewClient(ropts)
+	defer rdb.Close()
+	// Before each start, the owner (whose token every start's event carries) gets a full budget again.
+	fresh := func() error {
+		return freshBudget(ctx, rdb, ratelimit.DefaultKeyPrefix, localrun.TenantA, localrun.OwnerA)
+	}
 	// The functions' environment: Lambda's own variables, the queue URLs, and every variable the
 	// configuration reads, with the development defaults.
 	dbEnv := map[string]string{}
@@ -265,6 +277,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 				continue
 			}
 			scratch := &Function{Name: f.Name, Statuses: map[string]int{}, ColdStatuses: map[string]int{}}
+			if err := fresh(); err != nil {
+				return err
+			}
 			bin := filepath.Join(dir, "bin", f.Name, "bootstrap")
 			if err := measure(ctx, scratch, bin, envFor(tpl, f.Name, baseEnv), events[f.Name].start(0), nil, 0, filepath.Join(dir, f.Name+".log")); err != nil && ctx.Err() != nil {
 				return ctx.Err()
@@ -281,6 +296,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 			w := 0
 			if i == *runs-1 {
 				w = *warm
+			}
+			if err := fresh(); err != nil {
+				return err
 			}
 			if err := measure(ctx, f, bin, envFor(tpl, f.Name, baseEnv), events[f.Name].start(i+1), events[f.Name].warm, w, filepath.Join(dir, f.Name+".log")); err != nil {
 				if ctx.Err() != nil {
@@ -464,6 +482,28 @@ func tokens(signer *auth.Signer, n int) ([]string, error) {
 		out = append(out, tok)
 	}
 	return out, nil
+}
+
+// freshBudget deletes the rate-limit keys of one user (under the limiter's key prefix), so that the next
+// start finds that user's budget full, as a user's first request does. Every start's event carries the
+// owner's token, and the starts come faster than the tightest per-user policies allow (queues-admin's:
+// burst 10, 30 a minute), so without it the later starts of such a function were answered with a 429.
+func freshBudget(ctx context.Context, rdb *redis.Client, prefix, tenantID, userID string) error {
+	var keys []string
+	iter := rdb.Scan(ctx, 0, ratelimit.UserKeyPattern(prefix, tenantID, userID), 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		return fmt.Errorf("rate-limit keys of the starts' user: %w", err)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := rdb.Unlink(ctx, keys...).Err(); err != nil {
+		return fmt.Errorf("rate-limit keys of the starts' user: %w", err)
+	}
+	return nil
 }
 
 // eventSet is a function's events: cold[k] for its k-th start (0 is the unmeasured one), warm cycled
