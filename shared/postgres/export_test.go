@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/rocker-app/corral/shared/auth"
 )
 
@@ -24,6 +26,11 @@ var HeaderJSON = headerJSON
 
 // RowInto is rowInto over dest, for TestRowIntoMatchesScan.
 func RowInto(dest ...any) any { return rowInto(dest) }
+
+// InAuthTx is inAuthTx, for TestTxPrincipalInBegin.
+func (db *DB) InAuthTx(ctx context.Context, p auth.Principal, fn func(tx pgx.Tx) error) error {
+	return db.inAuthTx(ctx, p, fn)
+}
 
 // BeginWithPrincipal is beginWithPrincipal, for TestBeginWithPrincipal.
 var BeginWithPrincipal = beginWithPrincipal

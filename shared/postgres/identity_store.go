@@ -33,12 +33,7 @@ const (
 
 // authTx runs fn in a transaction as p with the auth-flow flag set.
 func (s *IdentityStore) authTx(ctx context.Context, p auth.Principal, fn func(tx pgx.Tx) error) error {
-	return s.db.InTx(ctx, p, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, authFlowSQL); err != nil {
-			return fmt.Errorf("postgres: auth flow: %w", err)
-		}
-		return fn(tx)
-	})
+	return s.db.inAuthTx(ctx, p, fn)
 }
 
 // uniqueViolation returns the constraint name of a unique violation, or "".

@@ -107,8 +107,9 @@ const setPrincipalSQL = `SELECT set_config('app.tenant_id', $1, true), set_confi
 // trip, nothing to prepare). The tenant and user ids are written into it as literals, so it does so only
 // when both are made of letters, digits and hyphens (a UUID, or empty): such a literal means the same under
 // any server setting and cannot end the string. For any other value it returns "" and the caller sets the
-// principal with the parameterised setPrincipalSQL.
-func beginWithPrincipal(opts pgx.TxOptions, p auth.Principal) string {
+// principal with the parameterised setPrincipalSQL. With authFlow it also turns app.auth_flow on for the
+// transaction, as authFlowSQL does.
+func beginWithPrincipal(opts pgx.TxOptions, p auth.Principal, authFlow bool) string {
 	if !plainID(p.TenantID) || !plainID(p.UserID) {
 		return ""
 	}
@@ -132,6 +133,9 @@ func beginWithPrincipal(opts pgx.TxOptions, p auth.Principal) string {
 	b.WriteString("', true), set_config('app.user_id', '")
 	b.WriteString(p.UserID)
 	b.WriteString("', true)")
+	if authFlow {
+		b.WriteString(", set_config('app.auth_flow', 'on', true)")
+	}
 	return b.String()
 }
 
@@ -153,22 +157,28 @@ func plainID(s string) bool {
 // is rolled back and the panic continues. Failures to begin, set the principal or commit are returned
 // wrapped with %w; a failed commit means nothing was written.
 func (db *DB) InTx(ctx context.Context, p auth.Principal, fn func(tx pgx.Tx) error) error {
-	return db.runTx(ctx, db.write, pgx.TxOptions{AccessMode: pgx.ReadWrite}, p, fn)
+	return db.runTx(ctx, db.write, pgx.TxOptions{AccessMode: pgx.ReadWrite}, p, false, fn)
+}
+
+// inAuthTx is InTx for the identity store's sign-in, refresh and sign-up flows: the transaction also turns
+// app.auth_flow on (authFlowSQL), in the same round trip that sets the principal.
+func (db *DB) inAuthTx(ctx context.Context, p auth.Principal, fn func(tx pgx.Tx) error) error {
+	return db.runTx(ctx, db.write, pgx.TxOptions{AccessMode: pgx.ReadWrite}, p, true, fn)
 }
 
 // ReadTx is InTx for reads: it runs fn inside a READ ONLY transaction on the read pool (the write pool
 // when there is none). A write inside fn fails with SQLSTATE 25006 (read_only_sql_transaction). Errors
 // follow InTx's contract.
 func (db *DB) ReadTx(ctx context.Context, p auth.Principal, fn func(tx pgx.Tx) error) error {
-	return db.runTx(ctx, db.read, pgx.TxOptions{AccessMode: pgx.ReadOnly}, p, fn)
+	return db.runTx(ctx, db.read, pgx.TxOptions{AccessMode: pgx.ReadOnly}, p, false, fn)
 }
 
-func (db *DB) runTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, p auth.Principal, fn func(tx pgx.Tx) error) (err error) {
+func (db *DB) runTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, p auth.Principal, authFlow bool, fn func(tx pgx.Tx) error) (err error) {
 	// The principal goes into the statement that begins the transaction when it can be written as
 	// literals (see beginWithPrincipal): one round trip instead of BEGIN and then the parameterised
 	// setPrincipalSQL (two on a connection that has not prepared it yet).
 	inline := opts
-	inline.BeginQuery = beginWithPrincipal(opts, p)
+	inline.BeginQuery = beginWithPrincipal(opts, p, authFlow)
 	tx, err := pool.BeginTx(ctx, inline)
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
@@ -195,6 +205,9 @@ func (db *DB) runTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions,
 	b := &pgx.Batch{}
 	if inline.BeginQuery == "" {
 		b.Queue(setPrincipalSQL, p.TenantID, p.UserID)
+		if authFlow {
+			b.Queue(authFlowSQL)
+		}
 	}
 	if lease != nil {
 		b.Queue(leaseSQL, leaseArgs(lease)...)

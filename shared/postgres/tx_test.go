@@ -117,24 +117,28 @@ func TestBeginWithPrincipal(t *testing.T) {
 	t.Parallel()
 	const tenant, user = "0b5e8a8e-7d3c-4a51-9c55-1f0c2b7e9a10", "7f1d2c3b-4a5e-4f60-8a71-92b3c4d5e6f7"
 	tests := []struct {
-		name string
-		opts pgx.TxOptions
-		p    auth.Principal
-		want string
+		name     string
+		opts     pgx.TxOptions
+		p        auth.Principal
+		authFlow bool
+		want     string
 	}{
-		{"read write", pgx.TxOptions{AccessMode: pgx.ReadWrite}, auth.Principal{TenantID: tenant, UserID: user},
+		{"read write", pgx.TxOptions{AccessMode: pgx.ReadWrite}, auth.Principal{TenantID: tenant, UserID: user}, false,
 			"BEGIN read write; SELECT set_config('app.tenant_id', '" + tenant + "', true), set_config('app.user_id', '" + user + "', true)"},
-		{"every mode", pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadOnly, DeferrableMode: pgx.Deferrable}, auth.Principal{TenantID: tenant, UserID: user},
+		{"every mode", pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadOnly, DeferrableMode: pgx.Deferrable}, auth.Principal{TenantID: tenant, UserID: user}, false,
 			"BEGIN ISOLATION LEVEL serializable read only deferrable; SELECT set_config('app.tenant_id', '" + tenant + "', true), set_config('app.user_id', '" + user + "', true)"},
-		{"no principal", pgx.TxOptions{}, auth.Principal{},
+		{"no principal", pgx.TxOptions{}, auth.Principal{}, false,
 			"BEGIN; SELECT set_config('app.tenant_id', '', true), set_config('app.user_id', '', true)"},
-		{"a quote", pgx.TxOptions{}, auth.Principal{TenantID: "x', true), set_config('role', 'postgres", UserID: user}, ""},
-		{"a backslash", pgx.TxOptions{}, auth.Principal{TenantID: tenant, UserID: `a\`}, ""},
-		{"a space", pgx.TxOptions{}, auth.Principal{TenantID: "a b", UserID: user}, ""},
-		{"not ASCII", pgx.TxOptions{}, auth.Principal{TenantID: tenant, UserID: "ü"}, ""},
+		{"auth flow", pgx.TxOptions{AccessMode: pgx.ReadWrite}, auth.Principal{UserID: user}, true,
+			"BEGIN read write; SELECT set_config('app.tenant_id', '', true), set_config('app.user_id', '" + user + "', true), set_config('app.auth_flow', 'on', true)"},
+		{"auth flow, a quote", pgx.TxOptions{}, auth.Principal{TenantID: "x'"}, true, ""},
+		{"a quote", pgx.TxOptions{}, auth.Principal{TenantID: "x', true), set_config('role', 'postgres", UserID: user}, false, ""},
+		{"a backslash", pgx.TxOptions{}, auth.Principal{TenantID: tenant, UserID: `a\`}, false, ""},
+		{"a space", pgx.TxOptions{}, auth.Principal{TenantID: "a b", UserID: user}, false, ""},
+		{"not ASCII", pgx.TxOptions{}, auth.Principal{TenantID: tenant, UserID: "ü"}, false, ""},
 	}
 	for _, tt := range tests {
-		if got := postgres.BeginWithPrincipal(tt.opts, tt.p); got != tt.want {
+		if got := postgres.BeginWithPrincipal(tt.opts, tt.p, tt.authFlow); got != tt.want {
 			t.Errorf("%s: got %q\nwant %q", tt.name, got, tt.want)
 		}
 	}
@@ -186,26 +190,26 @@ func TestTxPrincipalInBegin(t *testing.T) {
 	t.Cleanup(pool.Close)
 	db := postgres.New(pool, nil)
 
-	const see = `SELECT current_setting('app.tenant_id'), current_setting('app.user_id'), current_setting('transaction_read_only')`
+	const see = `SELECT current_setting('app.tenant_id'), current_setting('app.user_id'), current_setting('transaction_read_only'), coalesce(current_setting('app.auth_flow', true), '')`
 	tests := []struct {
 		name      string
 		p         auth.Principal
+		run       func(context.Context, auth.Principal, func(pgx.Tx) error) error
 		read      bool
+		authFlow  bool
 		wantBegin string // prefix of the first statement
 	}{
-		{"uuid, InTx", auth.Principal{TenantID: uuid.NewString(), UserID: uuid.NewString()}, false, "BEGIN read write; SELECT set_config("},
-		{"uuid, ReadTx", auth.Principal{TenantID: uuid.NewString(), UserID: uuid.NewString()}, true, "BEGIN read only; SELECT set_config("},
-		{"not a uuid, InTx", auth.Principal{TenantID: "o'brien', true); --", UserID: `a\b ü`}, false, "begin"},
-		{"not a uuid, ReadTx", auth.Principal{TenantID: "o'brien", UserID: "x y"}, true, "begin"},
+		{"uuid, InTx", auth.Principal{TenantID: uuid.NewString(), UserID: uuid.NewString()}, db.InTx, false, false, "BEGIN read write; SELECT set_config("},
+		{"uuid, ReadTx", auth.Principal{TenantID: uuid.NewString(), UserID: uuid.NewString()}, db.ReadTx, true, false, "BEGIN read only; SELECT set_config("},
+		{"uuid, auth flow", auth.Principal{UserID: uuid.NewString()}, db.InAuthTx, false, true, "BEGIN read write; SELECT set_config("},
+		{"not a uuid, InTx", auth.Principal{TenantID: "o'brien', true); --", UserID: `a\b ü`}, db.InTx, false, false, "begin"},
+		{"not a uuid, ReadTx", auth.Principal{TenantID: "o'brien", UserID: "x y"}, db.ReadTx, true, false, "begin"},
+		{"not a uuid, auth flow", auth.Principal{UserID: "x y"}, db.InAuthTx, false, true, "begin"},
 	}
 	for _, tt := range tests { // sequential: one connection, one log
-		run := db.InTx
-		if tt.read {
-			run = db.ReadTx
-		}
-		var tenant, user, readOnly string
-		if err := run(ctx, tt.p, func(tx pgx.Tx) error {
-			return tx.QueryRow(ctx, see).Scan(&tenant, &user, &readOnly)
+		var tenant, user, readOnly, authFlow string
+		if err := tt.run(ctx, tt.p, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, see).Scan(&tenant, &user, &readOnly, &authFlow)
 		}); err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
@@ -214,6 +218,10 @@ func TestTxPrincipalInBegin(t *testing.T) {
 		}
 		if want := map[bool]string{true: "on", false: "off"}[tt.read]; readOnly != want {
 			t.Errorf("%s: transaction_read_only = %s, want %s", tt.name, readOnly, want)
+		}
+		// The flag is transaction-local: "" (or "off") outside the identity store's transactions.
+		if on := authFlow == "on"; on != tt.authFlow {
+			t.Errorf("%s: app.auth_flow = %q, want on: %v", tt.name, authFlow, tt.authFlow)
 		}
 		sql := log.take()
 		if len(sql) != 3 || !strings.HasPrefix(sql[0], tt.wantBegin) || sql[1] != see || sql[2] != "commit" {
