@@ -419,7 +419,7 @@ func TestUserKeyPatternMatchesOnlyTheUsersKeys(t *testing.T) {
 	write := Policy{Name: "horses.write", Rate: 1, Period: time.Hour, Burst: 1, Scope: ScopeUser}
 	read := Policy{Name: "horses.read", Rate: 1, Period: time.Hour, Burst: 1, Scope: ScopeUser}
 	for _, c := range []struct {
-		p              Policy
+		p               Policy
 		tenant, subject string
 	}{
 		{write, tenantA, userA}, {read, tenantA, userA}, {write, tenantA, userB}, {write, tenantB, userA},
