@@ -1,6 +1,8 @@
 package loadtest
 
 import (
+	"context"
+	"errors"
 	"math"
 	"slices"
 	"time"
@@ -99,4 +101,77 @@ func Median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// Leg is one run of an alternating comparison: the target (an index into its URLs) and the round.
+type Leg struct {
+	Target, Round int
+}
+
+// Alternate runs o against each of urls in turn, rounds times, alternating which goes first (SliceOrder:
+// A B, B A, ...), each run for the whole o.Duration. All runs share o.Client (one NewClient(o.VUs) when it
+// is nil), whose keep-alive connections to each target wait idle while the other runs. around, when not
+// nil, wraps each run (to wait for the servers to go idle first, or to measure their CPU); it must call
+// run once and return what it returned. The results come back per target, in the order they ran.
+func Alternate(ctx context.Context, o Options, urls []string, rounds int,
+	around func(leg Leg, run func() (*Result, error)) (*Result, error)) ([][]*Result, error) {
+	if len(urls) == 0 || rounds < 1 {
+		return nil, errors.New("loadtest: Alternate needs a URL and at least one round")
+	}
+	if around == nil {
+		around = func(_ Leg, run func() (*Result, error)) (*Result, error) { return run() }
+	}
+	if o.Client == nil {
+		o.Client = NewClient(o.VUs)
+	}
+	out := make([][]*Result, len(urls))
+	for round, order := range SliceOrder(rounds, len(urls)) {
+		for _, tg := range order {
+			leg := o
+			leg.BaseURL = urls[tg]
+			leg.Seed = o.Seed + uint64(round)
+			res, err := around(Leg{Target: tg, Round: round}, func() (*Result, error) { return Run(ctx, leg) })
+			if err != nil {
+				return nil, err
+			}
+			out[tg] = append(out[tg], res)
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// Concat joins the results of runs made one after another (Alternate's runs of one target) into one
+// result on one timeline: run k's samples are shifted by the Durations of the runs before it, so its
+// windows follow theirs instead of adding to them, and Duration is the sum (requests per second stay per
+// second of running).
+func Concat(rs ...*Result) *Result {
+	out := &Result{}
+	recs := make([]*Recorder, len(rs))
+	offsets := make([]time.Duration, len(rs))
+	for i, r := range rs {
+		offsets[i] = out.Duration
+		shifted := &Recorder{Samples: slices.Clone(r.Recorder.Samples), Reasons: r.Recorder.Reasons}
+		for j := range shifted.Samples {
+			shifted.Samples[j].Start += offsets[i]
+		}
+		recs[i] = shifted
+		out.Duration += r.Duration
+		out.Elapsed += r.Elapsed
+	}
+	out.Recorder = Merge(recs...)
+	out.VUsAt = func(t time.Duration) int {
+		for i := len(rs) - 1; i >= 0; i-- {
+			if t >= offsets[i] {
+				if rs[i].VUsAt == nil {
+					return 0
+				}
+				return rs[i].VUsAt(t - offsets[i])
+			}
+		}
+		return 0
+	}
+	return out
 }

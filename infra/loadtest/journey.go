@@ -77,10 +77,16 @@ type JourneyConfig struct {
 	ProbeBurst int
 	// PageSize is the limit of list requests (default 20).
 	PageSize int
+	// MidSession starts the journey at a random step of its first session (after its login, when it
+	// needs one), as a user who was already there when the run began. VUs that all start with a fresh
+	// session walk through it in step: started within the same second or two, they all reach their writes
+	// a few seconds later, a burst that no real crowd makes (whose users are at every point of their
+	// sessions at any moment).
+	MidSession bool
 }
 
 // DefaultJourney is the journey of phase1 and phase2.
-var DefaultJourney = JourneyConfig{ProbeChance: 0.02, ReloginChance: 0.05, ProbeBurst: 70, PageSize: 20}
+var DefaultJourney = JourneyConfig{ProbeChance: 0.02, ReloginChance: 0.05, ProbeBurst: 70, PageSize: 20, MidSession: true}
 
 // Journey is a realistic user session repeated: log in or reuse the token, read a feed-like page and a
 // few single items, sometimes a second page, create an own horse and edit an own horse (each with an
@@ -114,7 +120,17 @@ func NewJourney(cfg JourneyConfig, rng *rand.Rand, u, probe *User, login Login, 
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = 20
 	}
-	return &Journey{cfg: cfg, rng: rng, user: u, probe: probe, login: login, seen: append([]string(nil), seen...)}
+	j := &Journey{cfg: cfg, rng: rng, user: u, probe: probe, login: login, seen: append([]string(nil), seen...)}
+	if cfg.MidSession {
+		j.plan()
+		first := 0
+		if j.queue[0] == stepLogin {
+			first = 1
+		}
+		skip := j.rng.IntN(len(j.queue) - first)
+		j.queue = append(j.queue[:first], j.queue[first+skip:]...)
+	}
+	return j
 }
 
 var _ Script = (*Journey)(nil)

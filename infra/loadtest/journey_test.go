@@ -229,3 +229,35 @@ func TestSaturationScripts(t *testing.T) {
 		})
 	}
 }
+
+// With MidSession, journeys started together do not all begin with the same step: their first requests
+// are spread over the session's steps, writes among them, while a journey that must log in still does
+// that first. Without it, every journey begins with its list.
+func TestJourneyMidSessionSpreadsTheFirstSteps(t *testing.T) {
+	t.Parallel()
+	seen := []string{uuid.NewString()}
+	first := func(cfg JourneyConfig, login Login, i int) Route {
+		u := &User{ID: uuid.NewString(), TenantID: uuid.NewString(), Email: fmt.Sprintf("load-%d@loadtest-a.test", i)}
+		return NewJourney(cfg, rand.New(rand.NewPCG(7, uint64(i))), u, nil, login, seen).Next().Route
+	}
+	const n = 400
+	counts := map[Route]int{}
+	for i := range n {
+		counts[first(DefaultJourney, devLogin, i)]++
+	}
+	if counts[RouteList] > n/2 || counts[RouteItem] == 0 || counts[RouteCreate]+counts[RouteEdit] == 0 {
+		t.Errorf("first steps of %d journeys: %v; want them spread over lists, items and writes", n, counts)
+	}
+	fresh := DefaultJourney
+	fresh.MidSession = false
+	for i := range 50 {
+		if r := first(fresh, devLogin, i); r != RouteList {
+			t.Fatalf("without MidSession a journey began with %v, want its list", r)
+		}
+	}
+	for i := range 50 {
+		if r := first(DefaultJourney, PasswordLogin{Password: "correct horse"}, i); r != RouteLogin {
+			t.Fatalf("a journey that must log in began with %v", r)
+		}
+	}
+}

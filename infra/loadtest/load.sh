@@ -9,6 +9,8 @@
 #   VUS, DURATION (e.g. 10s)           override the scenario's defaults
 #   LOGIN=token|password                token acquisition (default token: the dev signer)
 #   WRITE=create|edit                   saturation's write route (default create)
+#   REFERENCE=1                         phase1: run the same journey against the reference chain too, the
+#                                       two alternating (A B B A; LOAD_FLAGS=-rounds N), and print both
 #   LOAD_URL                            run against this API instead (saturation still starts the reference)
 #   LOAD_PIDS                           label=pid,... of more processes whose CPU use to report
 #   DATABASE_MAX_CONNS                  pool size of a runner (and reference) started here: saturation 2 for
@@ -141,6 +143,12 @@ if [[ "$SCENARIO" == saturation ]]; then
   # Same limits as the runner above.
   PORT=$rport start reference "http://127.0.0.1:$rport/health" "$BIN/reference" \
     -read-rate 6000000 -read-burst 100000 -write-rate 6000000 -write-burst 100000
+  pids+=("reference=${STARTED_PIDS[-1]}")
+  args+=(-reference-url "http://127.0.0.1:$rport")
+elif [[ "$SCENARIO" == phase1 && "${REFERENCE:-}" == 1 ]]; then
+  rport=$(free_port)
+  # The production limits (the reference's defaults), as the runner applies them: the probe meets its 429.
+  PORT=$rport start reference "http://127.0.0.1:$rport/health" "$BIN/reference"
   pids+=("reference=${STARTED_PIDS[-1]}")
   args+=(-reference-url "http://127.0.0.1:$rport")
 fi

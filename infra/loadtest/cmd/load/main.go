@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strconv"
@@ -49,10 +50,10 @@ func main() {
 }
 
 type flags struct {
-	url, scenario, login, password, loginPath, ownerURL, out, referenceURL, write, pids string
-	vus, usersPerTenant, slices                                                         int
-	duration, warmup, window                                                            time.Duration
-	seed                                                                                uint64
+	url, scenario, login, password, loginPath, ownerURL, out, referenceURL, write, pids, cpuProfile string
+	vus, usersPerTenant, slices, rounds                                                             int
+	duration, warmup, window                                                                        time.Duration
+	seed                                                                                            uint64
 }
 
 func parseFlags(args []string, getenv func(string) string) (flags, error) {
@@ -62,7 +63,8 @@ func parseFlags(args []string, getenv func(string) string) (flags, error) {
 	fs.StringVar(&f.scenario, "scenario", "phase1", "phase1, phase2 or saturation")
 	fs.IntVar(&f.vus, "vus", 0, "VUs (default: phase1 1000, phase2 10000, saturation 32)")
 	fs.DurationVar(&f.duration, "duration", 0, "duration (default: phase1 30s, phase2 120s, saturation 15s per route and target)")
-	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "saturation: unrecorded warm-up of each target before each route")
+	fs.DurationVar(&f.warmup, "warmup", 0, "unrecorded warm-up of each target (default: phase1 5s, before the measured runs; saturation 2s, before each route; 0 for none)")
+	fs.IntVar(&f.rounds, "rounds", 2, "phase1 with -reference-url: runs of each, alternating which goes first (A B, B A, ...)")
 	fs.IntVar(&f.slices, "slices", 4, "saturation: the slices each route's run is cut into, the targets alternating (A B, B A, ...)")
 	fs.DurationVar(&f.window, "window", 0, "length of the reported time windows (default: phase2 5s, else 5s for runs of 20s and more)")
 	fs.IntVar(&f.usersPerTenant, "users-per-tenant", 0, "journey users per load tenant (default max(200, VUs/2): about one user per VU)")
@@ -74,6 +76,7 @@ func parseFlags(args []string, getenv func(string) string) (flags, error) {
 	fs.StringVar(&f.referenceURL, "reference-url", "", "saturation: the reference chain, measured beside the API")
 	fs.StringVar(&f.write, "write", "create", "saturation write route: create (POST /horses) or edit (PATCH /horses/{id})")
 	fs.StringVar(&f.pids, "pids", "", "processes whose CPU use to report: label=pid,label=pid")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write the generator's own CPU profile (runtime/pprof) to this file")
 	fs.Uint64Var(&f.seed, "seed", uint64(time.Now().UnixNano()), "random seed of the VUs")
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -94,11 +97,17 @@ func parseFlags(args []string, getenv func(string) string) (flags, error) {
 	if f.duration <= 0 {
 		f.duration = d.d
 	}
+	if f.warmup == 0 && !warmupSet(fs) {
+		f.warmup = map[string]time.Duration{"phase1": 5 * time.Second, "saturation": 2 * time.Second}[f.scenario]
+	}
 	if f.window <= 0 && (f.scenario == "phase2" || f.duration >= 20*time.Second) {
 		f.window = 5 * time.Second
 	}
 	if f.usersPerTenant <= 0 {
 		f.usersPerTenant = max(200, (f.vus+1)/2)
+	}
+	if f.rounds < 1 {
+		return f, fmt.Errorf("-rounds %d: at least 1", f.rounds)
 	}
 	if f.slices < 1 {
 		return f, fmt.Errorf("-slices %d: at least 1", f.slices)
@@ -110,6 +119,13 @@ func parseFlags(args []string, getenv func(string) string) (flags, error) {
 		return f, fmt.Errorf("unknown -write %q: create or edit", f.write)
 	}
 	return f, nil
+}
+
+// warmupSet reports whether -warmup was given (so that -warmup 0 turns the default warm-up off).
+func warmupSet(fs *flag.FlagSet) bool {
+	set := false
+	fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == "warmup" })
+	return set
 }
 
 // Report is the JSON summary of a run.
@@ -125,6 +141,29 @@ type Report struct {
 	Saturation []SaturationRun          `json:"saturation,omitempty"`
 	Ratios     map[string]SaturationCmp `json:"ratios,omitempty"`
 	CPU        *loadtest.CPUUsage       `json:"cpu,omitempty"`
+	// Reference is the reference chain's run of the same journey (phase1 with -reference-url), and Legs
+	// the figures of every run of both, in the order they ran.
+	Reference *JourneySide `json:"reference,omitempty"`
+	Legs      []JourneyLeg `json:"legs,omitempty"`
+}
+
+// JourneySide is the reference chain's side of a phase1 comparison.
+type JourneySide struct {
+	Target  string             `json:"target"`
+	Summary *loadtest.Summary  `json:"summary"`
+	CPU     *loadtest.CPUUsage `json:"cpu,omitempty"`
+}
+
+// JourneyLeg is one run of a phase1 comparison.
+type JourneyLeg struct {
+	Target      string  `json:"target"`
+	Round       int     `json:"round"`
+	JourneyP95  float64 `json:"journey_p95_ms"`
+	ReadP95     float64 `json:"read_p95_ms"`
+	WriteP95    float64 `json:"write_p95_ms"`
+	Errors      int64   `json:"errors"`
+	MachineCPU  float64 `json:"machine_cores"`
+	FirstWindow float64 `json:"first_window_p95_ms,omitempty"`
 }
 
 // Threshold is one bar and whether the run met it.
@@ -134,6 +173,8 @@ type Threshold struct {
 	Value float64 `json:"value"`
 	Limit float64 `json:"limit"`
 	Pass  bool    `json:"pass"`
+	// Reference is the same figure of the reference chain, in a phase1 run beside it.
+	Reference *float64 `json:"reference,omitempty"`
 }
 
 // SaturationRun is one closed-loop run of one route against one target.
@@ -164,6 +205,18 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		return 2, err
 	}
 	root := filepath.Dir(tplPath)
+	if f.cpuProfile != "" {
+		// The generator shares the machine with what it measures: its profile says what it costs.
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return 2, err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return 2, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	tenants := loadtest.Tenants(f.usersPerTenant)
 	if f.ownerURL != "" {
 		if tenants, err = loadtest.Seed(ctx, f.ownerURL, f.usersPerTenant); err != nil {
@@ -194,8 +247,12 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		"vus": f.vus, "duration": f.duration.String(), "users_per_tenant": f.usersPerTenant, "login": f.login, "seed": f.seed,
 		"go_maxprocs": os.Getenv("GOMAXPROCS"),
 	}}
+	rep.Settings["warmup"] = f.warmup.String()
 	if f.scenario == "saturation" {
-		rep.Settings["slices"], rep.Settings["warmup"] = f.slices, f.warmup.String()
+		rep.Settings["slices"] = f.slices
+	}
+	if f.referenceURL != "" && f.scenario == "phase1" {
+		rep.Settings["rounds"] = f.rounds
 	}
 	pids, err := parsePIDs(f.pids)
 	if err != nil {
@@ -206,7 +263,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	case "saturation":
 		err = saturation(ctx, f, tenants, login, pids, rep, stdout)
 	default:
-		code, err = journey(ctx, f, client, tenants, login, pids, rep, stdout)
+		code, err = journey(ctx, f, tenants, login, pids, rep, stdout)
 	}
 	if err != nil {
 		return 2, err
@@ -267,7 +324,7 @@ func parsePIDs(s string) (map[string]int, error) {
 }
 
 // journey runs phase1 or phase2.
-func journey(ctx context.Context, f flags, client *http.Client, tenants []loadtest.Tenant, login loadtest.Login,
+func journey(ctx context.Context, f flags, tenants []loadtest.Tenant, login loadtest.Login,
 	pids map[string]int, rep *Report, stdout io.Writer) (int, error) {
 	seen := map[string][]string{}
 	for _, t := range tenants {
@@ -275,7 +332,7 @@ func journey(ctx context.Context, f flags, client *http.Client, tenants []loadte
 	}
 	opts := loadtest.Options{
 		BaseURL: f.url, VUs: f.vus, Duration: f.duration, Ramp: f.scenario == "phase2",
-		ThinkMin: 500 * time.Millisecond, ThinkMax: 1500 * time.Millisecond, Seed: f.seed, Client: client,
+		ThinkMin: 500 * time.Millisecond, ThinkMax: 1500 * time.Millisecond, Seed: f.seed,
 		// Users arrive spread over one think time, not in one burst at 0 s.
 		StartJitter: 1500 * time.Millisecond,
 		NewScript: func(vu int, rng *rand.Rand) loadtest.Script {
@@ -287,15 +344,73 @@ func journey(ctx context.Context, f flags, client *http.Client, tenants []loadte
 	}
 	fmt.Fprintf(stdout, "%s: %d VUs%s for %s against %s (think 0.5-1.5 s, %d users per tenant, login=%s)\n",
 		f.scenario, f.vus, map[bool]string{true: " (ramping up)", false: ""}[opts.Ramp], f.duration, f.url, f.usersPerTenant, f.login)
-	before := loadtest.TakeCPU(pids)
-	res, err := loadtest.Run(ctx, opts)
+	urls, names := []string{f.url}, []string{"corral"}
+	rounds := 1
+	if f.referenceURL != "" && f.scenario == "phase1" {
+		// The same journey against the reference chain, in the same minutes: what this machine allows today.
+		urls, names, rounds = append(urls, f.referenceURL), append(names, "reference"), f.rounds
+		fmt.Fprintf(stdout, "beside the reference chain at %s: %d runs of each, alternating (A B, B A, ...); figures over all runs of each\n",
+			f.referenceURL, rounds)
+	}
+	// One client for the warm-up and every run: the VUs' keep-alive connections to each target are made
+	// once, as API Gateway's to a deployment are, and not again at the start of every run.
+	opts.Client = loadtest.NewClient(f.vus)
+	if f.warmup > 0 && f.scenario == "phase1" {
+		// Unrecorded: a server started for this run (make load starts the runner just before) first opens
+		// its pools and fills its caches (verified tokens, prepared statements) under this load, which is a
+		// cold start's business (make coldstart), not the steady state this scenario measures.
+		fmt.Fprintf(stdout, "warm-up: %s of the journey against each target, not recorded\n", f.warmup)
+		for _, u := range urls {
+			w := opts
+			w.BaseURL, w.Duration = u, f.warmup
+			if _, err := loadtest.Run(ctx, w); err != nil {
+				return 2, err
+			}
+		}
+	}
+	cpus := make([][]loadtest.CPUUsage, len(urls))
+	var legs []JourneyLeg
+	results, err := loadtest.Alternate(ctx, opts, urls, rounds, func(leg loadtest.Leg, run func() (*loadtest.Result, error)) (*loadtest.Result, error) {
+		if len(urls) > 1 {
+			settle(ctx, pids) // the previous run's queue work is not counted against this one
+		}
+		before := loadtest.TakeCPU(pids)
+		res, err := run()
+		if err != nil {
+			return nil, err
+		}
+		cpu := loadtest.CPUBetween(before, loadtest.TakeCPU(pids))
+		cpus[leg.Target] = append(cpus[leg.Target], cpu)
+		if len(urls) > 1 {
+			s := res.Recorder.Summarize(res.Duration, f.window, res.VUsAt)
+			l := JourneyLeg{Target: names[leg.Target], Round: leg.Round, JourneyP95: s.Journey.LatencyMS.P95,
+				ReadP95: s.Classes[loadtest.ClassRead].LatencyMS.P95, WriteP95: s.Classes[loadtest.ClassWrite].LatencyMS.P95,
+				Errors: s.Journey.Errors, MachineCPU: cpu.Machine}
+			if len(s.Windows) > 0 {
+				l.FirstWindow = s.Windows[0].Stats.LatencyMS.P95
+			}
+			legs = append(legs, l)
+			fmt.Fprintf(stdout, "  run %d %-9s journey p95 %6.2f  reads %6.2f  writes %6.2f ms  errors %d  first window p95 %6.2f ms  machine %.2f cores\n",
+				leg.Round+1, l.Target, l.JourneyP95, l.ReadP95, l.WriteP95, l.Errors, l.FirstWindow, l.MachineCPU)
+		}
+		return res, nil
+	})
 	if err != nil {
 		return 2, err
 	}
-	cpu := loadtest.CPUBetween(before, loadtest.TakeCPU(pids))
+	lengths := slices.Repeat([]time.Duration{f.duration}, rounds)
+	side := func(tg int) (loadtest.Summary, loadtest.CPUUsage) {
+		res := loadtest.Concat(results[tg]...)
+		return res.Recorder.Summarize(res.Duration, f.window, res.VUsAt), loadtest.MeanCPU(cpus[tg], lengths)
+	}
+	sum, cpu := side(0)
 	rep.CPU = &cpu
-	sum := res.Recorder.Summarize(res.Duration, f.window, res.VUsAt)
 	rep.Summary = &sum
+	rep.Legs = legs
+	if len(urls) > 1 {
+		rs, rcpu := side(1)
+		rep.Reference = &JourneySide{Target: f.referenceURL, Summary: &rs, CPU: &rcpu}
+	}
 	j := sum.Journey
 	read, write := sum.Classes[loadtest.ClassRead], sum.Classes[loadtest.ClassWrite]
 	rep.Thresholds = []Threshold{
@@ -305,6 +420,14 @@ func journey(ctx context.Context, f flags, client *http.Client, tenants []loadte
 		{Bar: "reads p95 <= 10 ms", Set: "ours", Value: read.LatencyMS.P95, Limit: 10, Pass: read.LatencyMS.P95 <= 10},
 		{Bar: "writes p95 <= 50 ms", Set: "ours", Value: write.LatencyMS.P95, Limit: 50, Pass: write.LatencyMS.P95 <= 50},
 		{Bar: "0 errors", Set: "ours", Value: float64(j.Errors), Limit: 0, Pass: j.Errors == 0},
+	}
+	if r := rep.Reference; r != nil {
+		rj := r.Summary.Journey
+		values := []float64{rj.LatencyMS.P95, rj.ErrorRate * 100, rj.LatencyMS.P95,
+			r.Summary.Classes[loadtest.ClassRead].LatencyMS.P95, r.Summary.Classes[loadtest.ClassWrite].LatencyMS.P95, float64(rj.Errors)}
+		for i := range rep.Thresholds {
+			rep.Thresholds[i].Reference = &values[i]
+		}
 	}
 	if f.scenario == "phase2" {
 		if k := loadtest.Knee(sum.Windows, 2, 20, 0.001, 50); k >= 0 {
@@ -486,6 +609,60 @@ func passText(ok bool) string {
 
 func printJourney(w io.Writer, rep *Report) {
 	sum := rep.Summary
+	if rep.Reference != nil {
+		fmt.Fprintln(w, "\ncorral:")
+	}
+	printStats(w, sum)
+	if len(sum.Windows) > 0 {
+		fmt.Fprintln(w, "\nwindows (journey):")
+		for _, win := range sum.Windows {
+			mark := ""
+			if win.Bended {
+				mark = "  <- bends here"
+			}
+			fmt.Fprintf(w, "  %5.0f-%-5.0fs  VUs %5d  %7.1f req/s  p50 %7.2f  p95 %7.2f ms  errors %.3f%%%s\n", win.From, win.To, win.VUs,
+				win.Stats.RPS, win.Stats.LatencyMS.P50, win.Stats.LatencyMS.P95, win.Stats.ErrorRate*100, mark)
+		}
+	}
+	if rep.Scenario == "phase2" {
+		if rep.Knee != nil {
+			fmt.Fprintf(w, "knee: at %.0f-%.0f s with %d VUs (last window before it: %d VUs)\n", rep.Knee.From, rep.Knee.To, rep.Knee.VUs, rep.MaxVUs)
+		} else {
+			fmt.Fprintf(w, "knee: none up to %d VUs\n", rep.MaxVUs)
+		}
+	}
+
+	if r := rep.Reference; r != nil {
+		fmt.Fprintf(w, "\nreference chain (%s), the same journey in the same minutes:\n", r.Target)
+		printStats(w, r.Summary)
+	}
+	fmt.Fprintln(w, "\nthresholds:")
+	for _, t := range rep.Thresholds {
+		ref := ""
+		if t.Reference != nil {
+			ref = fmt.Sprintf("  (reference %.3f)", *t.Reference)
+		}
+		fmt.Fprintf(w, "  %-11s %-22s %10.3f  %s%s\n", t.Set, t.Bar, t.Value, passText(t.Pass), ref)
+	}
+	printCPU(w, "cpu", rep.CPU)
+	if r := rep.Reference; r != nil {
+		printCPU(w, "cpu (reference runs)", r.CPU)
+	}
+}
+
+func printCPU(w io.Writer, label string, c *loadtest.CPUUsage) {
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(w, "%s: generator %.2f cores (%.0f%% of %d), machine %.2f cores", label, c.Generator, c.GeneratorShare*100, c.Cores, c.Machine)
+	for _, p := range slices.Sorted(maps.Keys(c.Processes)) {
+		fmt.Fprintf(w, ", %s %.2f", p, c.Processes[p])
+	}
+	fmt.Fprintln(w)
+}
+
+// printStats prints a journey summary's table: the journey, each class and each route.
+func printStats(w io.Writer, sum *loadtest.Summary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\t\trequests\treq/s\terrors\t429 (expected)\tp50 ms\tp95 ms\tp99 ms\tmax ms\t")
 	line := func(name string, st loadtest.Stats) {
@@ -509,35 +686,6 @@ func printJourney(w io.Writer, rep *Report) {
 	_ = tw.Flush()
 	if len(sum.Journey.Reasons) > 0 {
 		fmt.Fprintf(w, "errors: %v\n", sum.Journey.Reasons)
-	}
-	if len(sum.Windows) > 0 {
-		fmt.Fprintln(w, "\nwindows (journey):")
-		for _, win := range sum.Windows {
-			mark := ""
-			if win.Bended {
-				mark = "  <- bends here"
-			}
-			fmt.Fprintf(w, "  %5.0f-%-5.0fs  VUs %5d  %7.1f req/s  p50 %7.2f  p95 %7.2f ms  errors %.3f%%%s\n", win.From, win.To, win.VUs,
-				win.Stats.RPS, win.Stats.LatencyMS.P50, win.Stats.LatencyMS.P95, win.Stats.ErrorRate*100, mark)
-		}
-	}
-	if rep.Scenario == "phase2" {
-		if rep.Knee != nil {
-			fmt.Fprintf(w, "knee: at %.0f-%.0f s with %d VUs (last window before it: %d VUs)\n", rep.Knee.From, rep.Knee.To, rep.Knee.VUs, rep.MaxVUs)
-		} else {
-			fmt.Fprintf(w, "knee: none up to %d VUs\n", rep.MaxVUs)
-		}
-	}
-	fmt.Fprintln(w, "\nthresholds:")
-	for _, t := range rep.Thresholds {
-		fmt.Fprintf(w, "  %-11s %-22s %10.3f  %s\n", t.Set, t.Bar, t.Value, passText(t.Pass))
-	}
-	if c := rep.CPU; c != nil {
-		fmt.Fprintf(w, "cpu: generator %.2f cores (%.0f%% of %d), machine %.2f cores", c.Generator, c.GeneratorShare*100, c.Cores, c.Machine)
-		for label, v := range c.Processes {
-			fmt.Fprintf(w, ", %s %.2f", label, v)
-		}
-		fmt.Fprintln(w)
 	}
 }
 
