@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/rocker-app/corral/shared/idempotency"
 	"github.com/rocker-app/corral/shared/logging"
@@ -56,11 +57,39 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 // WriteJSON encodes v into a buffer first (EncodeJSON), so an encoding failure can still become a 500,
 // then writes it.
 func WriteJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	if a, ok := v.(JSONAppender); ok {
+		// The body is built in a pooled buffer: a Write must not retain what it is given (io.Writer), so the
+		// buffer is free again once written. A page of 20 horses (~8 KB) otherwise grew a fresh buffer from
+		// 512 bytes, allocating about three times its size on every request.
+		bp := bodyBuffers.Get().(*[]byte)
+		b, err := a.AppendJSON((*bp)[:0])
+		if err == nil {
+			b = append(b, '\n')
+			writeJSONBody(w, status, b)
+		}
+		if cap(b) <= maxPooledBody {
+			*bp = b[:0]
+			bodyBuffers.Put(bp)
+		}
+		if err != nil {
+			WriteError(w, r, Internal(err))
+		}
+		return
+	}
 	b, err := EncodeJSON(v)
 	if err != nil {
 		WriteError(w, r, Internal(err))
 		return
 	}
+	writeJSONBody(w, status, b)
+}
+
+// bodyBuffers holds WriteJSON's body buffers; one that grew over maxPooledBody is left to the collector.
+var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxPooledBody = 64 << 10
+
+func writeJSONBody(w http.ResponseWriter, status int, b []byte) {
 	vals := make([]string, 2) // one allocation for both header values
 	vals[0], vals[1] = "application/json", strconv.Itoa(len(b))
 	h := w.Header()

@@ -332,3 +332,52 @@ func TestWriteErrorKeyRecordedIsNotLogged(t *testing.T) {
 		t.Errorf("other 500: status %d, logs %q; want 500 logged at ERROR", res.status, logs)
 	}
 }
+
+// appended is a JSONAppender writing {"v":<its text>}, or failing when fail is set.
+type appended struct {
+	text string
+	fail bool
+}
+
+func (a appended) AppendJSON(b []byte) ([]byte, error) {
+	if a.fail {
+		return append(b, `{"v":`...), errors.New("appended: cannot encode")
+	}
+	b = append(b, `{"v":"`...)
+	b = append(b, a.text...)
+	return append(b, `"}`...), nil
+}
+
+// WriteJSON builds an appender's body in a pooled buffer: every response keeps exactly its own body, while
+// later ones reuse the buffer, small and large; an appender's failure is a 500 with nothing of the body.
+func TestWriteJSONAppenderBodiesStayTheirOwn(t *testing.T) {
+	t.Parallel()
+	r := httptest.NewRequest(http.MethodGet, "/horses", nil)
+	type written struct {
+		w    *httptest.ResponseRecorder
+		want string
+	}
+	var all []written
+	for i := range 200 {
+		text := strings.Repeat(strconv.Itoa(i%10), 1+i*i*3) // up to ~120 KB, over the pooled limit
+		w := httptest.NewRecorder()
+		httpapi.WriteJSON(w, r, http.StatusOK, appended{text: text})
+		all = append(all, written{w, `{"v":"` + text + "\"}\n"})
+		if i%7 == 0 {
+			httpapi.WriteJSON(httptest.NewRecorder(), r, http.StatusOK, appended{fail: true})
+		}
+	}
+	for i, x := range all {
+		if got := x.w.Body.String(); got != x.want {
+			t.Fatalf("response %d: body of %d bytes is not its own (want %d bytes)", i, len(got), len(x.want))
+		}
+		if got, want := x.w.Header().Get("Content-Length"), strconv.Itoa(len(x.want)); got != want {
+			t.Errorf("response %d: Content-Length %s, want %s", i, got, want)
+		}
+	}
+	w := httptest.NewRecorder()
+	httpapi.WriteJSON(w, r, http.StatusOK, appended{fail: true})
+	if res := readProblem(t, w); res.status != http.StatusInternalServerError || strings.Contains(res.body, `{"v":`) {
+		t.Errorf("failing appender: status %d body %s, want a 500 problem without the partial body", res.status, res.body)
+	}
+}

@@ -157,19 +157,23 @@ func WriteResponse(w http.ResponseWriter, resp events.APIGatewayV2HTTPResponse) 
 	for _, c := range resp.Cookies {
 		h.Add("Set-Cookie", c)
 	}
-	body := []byte(resp.Body)
-	if resp.IsBase64Encoded {
-		var err error
-		if body, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
-			return err
-		}
-	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
 	status := resp.StatusCode
 	if status == 0 {
 		status = http.StatusOK
 	}
+	if !resp.IsBase64Encoded {
+		// Written from the string itself: no copy of the body.
+		h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+		w.WriteHeader(status)
+		_, err := io.WriteString(w, resp.Body)
+		return err
+	}
+	body, err := base64.StdEncoding.DecodeString(resp.Body)
+	if err != nil {
+		return err
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_, err := w.Write(body)
+	_, err = w.Write(body)
 	return err
 }
