@@ -27,6 +27,14 @@ var HeaderJSON = headerJSON
 // RowInto is rowInto over dest, for TestRowIntoMatchesScan.
 func RowInto(dest ...any) any { return rowInto(dest) }
 
+// AuthFlow is the identity store's mode, for TestPipelineIsOneTransaction.
+const AuthFlow = authFlow
+
+// QueryRowMode is QueryRow for any mode, AuthFlow among them.
+func (db *DB) QueryRowMode(ctx context.Context, p auth.Principal, mode Mode, sql string, args []any, dest ...any) error {
+	return db.queryRow(ctx, p, mode, statement{sql: sql, args: args}, dest)
+}
+
 // InAuthTx is inAuthTx, for TestTxPrincipalInBegin.
 func (db *DB) InAuthTx(ctx context.Context, p auth.Principal, fn func(tx pgx.Tx) error) error {
 	return db.inAuthTx(ctx, p, fn)

@@ -211,8 +211,13 @@ const sessionColumns = `s.id::text, s.tenant_id::text, s.user_id::text, coalesce
 
 func scanSession(row pgx.Row) (identity.Session, error) {
 	var ss identity.Session
-	err := row.Scan(&ss.ID, &ss.TenantID, &ss.UserID, &ss.Role, &ss.AAL, &ss.AMR, &ss.Cookie, &ss.PlatformAdmin, &ss.ExpiresAt)
+	err := row.Scan(sessionDest(&ss)...)
 	return ss, err
+}
+
+// sessionDest is where a row of sessionColumns goes.
+func sessionDest(ss *identity.Session) []any {
+	return []any{&ss.ID, &ss.TenantID, &ss.UserID, &ss.Role, &ss.AAL, &ss.AMR, &ss.Cookie, &ss.PlatformAdmin, &ss.ExpiresAt}
 }
 
 // OpenSession implements identity.Store.
@@ -311,18 +316,17 @@ func (s *IdentityStore) Refresh(ctx context.Context, oldHash, newHash []byte, no
 }
 
 // SessionByRefresh implements identity.Store.
+// One statement, one round trip (authFlow), on the write pool: a session revoked a moment ago must not be
+// read from a replica that has not seen it yet.
 func (s *IdentityStore) SessionByRefresh(ctx context.Context, hash []byte, now time.Time) (ss identity.Session, err error) {
-	err = s.authTx(ctx, auth.Principal{}, func(tx pgx.Tx) error {
-		ss, err = scanSession(tx.QueryRow(ctx, `
-SELECT `+sessionColumns+`
+	err = s.db.queryRow(ctx, auth.Principal{}, authFlow, statement{sql: `
+SELECT ` + sessionColumns + `
 FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
 LEFT JOIN memberships m ON m.tenant_id = s.tenant_id AND m.user_id = s.user_id
-WHERE r.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2`, hash, now))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return identity.ErrRefreshInvalid
-		}
-		return err
-	})
+WHERE r.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2`, args: []any{hash, now}}, sessionDest(&ss))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return identity.Session{}, identity.ErrRefreshInvalid
+	}
 	return ss, err
 }
 

@@ -26,6 +26,14 @@ const (
 // errNilDest guards QueryRow against a call with nothing to scan into.
 var errNilDest = errors.New("postgres: query row: no destination")
 
+// authFlow is ReadWrite for the identity store (unexported: only its flows may see users, credentials and
+// memberships across tenants): the statement that sets the principal also turns app.auth_flow on, as
+// authFlowSQL does in its transactions, so a single-statement flow is one round trip too.
+const authFlow Mode = ReadWrite + 1
+
+// setPrincipalAuthFlowSQL is setPrincipalSQL that also turns app.auth_flow on.
+const setPrincipalAuthFlowSQL = `SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true), set_config('app.auth_flow', 'on', true)`
+
 // setPrincipalReadOnlySQL is setPrincipalSQL that also makes the implicit transaction read-only.
 // transaction_read_only may always be switched on, even after the transaction's first snapshot.
 const setPrincipalReadOnlySQL = `SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true), set_config('transaction_read_only', 'on', true)`
@@ -163,6 +171,8 @@ func (db *DB) send(ctx context.Context, p auth.Principal, mode Mode, st statemen
 		set = setPrincipalReadOnlySQL
 	case ReadWrite:
 		set = setPrincipalSQL
+	case authFlow:
+		set = setPrincipalAuthFlowSQL
 	default:
 		return nil, heldLease{}, fmt.Errorf("postgres: unknown mode %d", mode)
 	}
@@ -173,7 +183,7 @@ func (db *DB) send(ctx context.Context, p auth.Principal, mode Mode, st statemen
 		conn    *pgxpool.Conn
 		lease   heldLease
 	)
-	if mode == ReadWrite {
+	if mode != ReadOnly {
 		// The request's own statements (and its record's arguments) are ready before it takes a write
 		// connection: with a pool of two, the time a connection is held bounds the writes per second.
 		lease = db.queueStatement(ctx, p, b, st)
@@ -210,7 +220,7 @@ func (db *DB) send(ctx context.Context, p auth.Principal, mode Mode, st statemen
 			r.failed = true
 			_ = r.Close()
 			lease.Settle(false)
-			return db.sendAlone(ctx, p, st)
+			return db.sendAlone(ctx, p, set, st)
 		}
 		br = r
 	}
@@ -236,10 +246,10 @@ func (db *DB) queueStatement(ctx context.Context, p auth.Principal, b *pgx.Batch
 	return heldLease{Pending: l}
 }
 
-// sendAlone is send in ReadWrite mode without carried statements.
-func (db *DB) sendAlone(ctx context.Context, p auth.Principal, st statement) (pgx.BatchResults, heldLease, error) {
+// sendAlone is send of a write without carried statements; set is the statement that sets the principal.
+func (db *DB) sendAlone(ctx context.Context, p auth.Principal, set string, st statement) (pgx.BatchResults, heldLease, error) {
 	b := &pgx.Batch{}
-	b.Queue(setPrincipalSQL, p.TenantID, p.UserID)
+	b.Queue(set, p.TenantID, p.UserID)
 	lease := db.queueStatement(ctx, p, b, st)
 	return db.finishSend(db.write.SendBatch(ctx, b), lease)
 }

@@ -28,26 +28,30 @@ func TestPipelineIsOneTransaction(t *testing.T) {
 	db := postgres.New(pool, nil)
 	p := auth.Principal{TenantID: uuid.NewString(), UserID: uuid.NewString()}
 
-	for _, mode := range []postgres.Mode{postgres.ReadOnly, postgres.ReadWrite} {
+	// AuthFlow (the identity store's mode) also turns app.auth_flow on, for that statement only.
+	for _, mode := range []postgres.Mode{postgres.ReadOnly, postgres.ReadWrite, postgres.AuthFlow} {
 		type state struct {
 			PID          int32
 			Tenant, User string
 			ReadOnly     string
+			AuthFlow     string
 		}
 		const q = `SELECT pg_backend_pid(), coalesce(current_setting('app.tenant_id', true), '<unset>'),
-		                  coalesce(current_setting('app.user_id', true), '<unset>'), current_setting('transaction_read_only')`
+		                  coalesce(current_setting('app.user_id', true), '<unset>'), current_setting('transaction_read_only'),
+		                  coalesce(current_setting('app.auth_flow', true), '')`
 		var in, after state
-		if err := db.QueryRow(ctx, p, mode, q, nil, &in.PID, &in.Tenant, &in.User, &in.ReadOnly); err != nil {
+		if err := db.QueryRowMode(ctx, p, mode, q, nil, &in.PID, &in.Tenant, &in.User, &in.ReadOnly, &in.AuthFlow); err != nil {
 			t.Fatal(err)
 		}
-		if err := pool.QueryRow(ctx, q).Scan(&after.PID, &after.Tenant, &after.User, &after.ReadOnly); err != nil {
+		if err := pool.QueryRow(ctx, q).Scan(&after.PID, &after.Tenant, &after.User, &after.ReadOnly, &after.AuthFlow); err != nil {
 			t.Fatal(err)
 		}
-		wantRO := map[postgres.Mode]string{postgres.ReadOnly: "on", postgres.ReadWrite: "off"}[mode]
-		if diff := cmp.Diff(state{in.PID, p.TenantID, p.UserID, wantRO}, in); diff != "" {
+		wantRO := map[postgres.Mode]string{postgres.ReadOnly: "on", postgres.ReadWrite: "off", postgres.AuthFlow: "off"}[mode]
+		wantFlow := map[postgres.Mode]string{postgres.AuthFlow: "on"}[mode]
+		if diff := cmp.Diff(state{in.PID, p.TenantID, p.UserID, wantRO, wantFlow}, in); diff != "" {
 			t.Errorf("mode %d, inside the pipeline (-want +got):\n%s", mode, diff)
 		}
-		if diff := cmp.Diff(state{in.PID, "", "", "off"}, after); diff != "" {
+		if diff := cmp.Diff(state{in.PID, "", "", "off", ""}, after); diff != "" {
 			t.Errorf("mode %d, next use of the same connection (-want +got):\n%s", mode, diff)
 		}
 	}
