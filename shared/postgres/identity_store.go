@@ -36,6 +36,26 @@ func (s *IdentityStore) authTx(ctx context.Context, p auth.Principal, fn func(tx
 	return s.db.inAuthTx(ctx, p, fn)
 }
 
+// authRow is a pgx.Row whose Scan runs sql as one pipelined statement as p with the auth-flow flag set
+// (authFlow mode: one round trip, on the write pool, so a change made a moment ago is never read from a
+// replica that has not seen it). It is for the flows that are a single statement; authTx for the others.
+type authRow struct {
+	s    *IdentityStore
+	ctx  context.Context
+	p    auth.Principal
+	sql  string
+	args []any
+}
+
+// Scan implements pgx.Row; no row is pgx.ErrNoRows, unchanged.
+func (r authRow) Scan(dest ...any) error {
+	return r.s.db.queryRow(r.ctx, r.p, authFlow, statement{sql: r.sql, args: r.args}, dest)
+}
+
+func (s *IdentityStore) authRow(ctx context.Context, p auth.Principal, sql string, args ...any) pgx.Row {
+	return authRow{s: s, ctx: ctx, p: p, sql: sql, args: args}
+}
+
 // uniqueViolation returns the constraint name of a unique violation, or "".
 func uniqueViolation(err error) string {
 	var pe *pgconn.PgError
@@ -155,12 +175,8 @@ func scanUser(row pgx.Row) (identity.User, error) {
 }
 
 // UserByEmail implements identity.Store.
-func (s *IdentityStore) UserByEmail(ctx context.Context, candidates [][]byte) (u identity.User, err error) {
-	err = s.authTx(ctx, auth.Principal{}, func(tx pgx.Tx) error {
-		u, err = scanUser(tx.QueryRow(ctx, selectUserSQL+` WHERE u.email_bidx = ANY($1)`, candidates))
-		return err
-	})
-	return u, err
+func (s *IdentityStore) UserByEmail(ctx context.Context, candidates [][]byte) (identity.User, error) {
+	return scanUser(s.authRow(ctx, auth.Principal{}, selectUserSQL+` WHERE u.email_bidx = ANY($1)`, candidates))
 }
 
 // UserByID implements identity.Store.
@@ -211,13 +227,8 @@ const sessionColumns = `s.id::text, s.tenant_id::text, s.user_id::text, coalesce
 
 func scanSession(row pgx.Row) (identity.Session, error) {
 	var ss identity.Session
-	err := row.Scan(sessionDest(&ss)...)
+	err := row.Scan(&ss.ID, &ss.TenantID, &ss.UserID, &ss.Role, &ss.AAL, &ss.AMR, &ss.Cookie, &ss.PlatformAdmin, &ss.ExpiresAt)
 	return ss, err
-}
-
-// sessionDest is where a row of sessionColumns goes.
-func sessionDest(ss *identity.Session) []any {
-	return []any{&ss.ID, &ss.TenantID, &ss.UserID, &ss.Role, &ss.AAL, &ss.AMR, &ss.Cookie, &ss.PlatformAdmin, &ss.ExpiresAt}
 }
 
 // OpenSession implements identity.Store.
@@ -316,14 +327,13 @@ func (s *IdentityStore) Refresh(ctx context.Context, oldHash, newHash []byte, no
 }
 
 // SessionByRefresh implements identity.Store.
-// One statement, one round trip (authFlow), on the write pool: a session revoked a moment ago must not be
-// read from a replica that has not seen it yet.
-func (s *IdentityStore) SessionByRefresh(ctx context.Context, hash []byte, now time.Time) (ss identity.Session, err error) {
-	err = s.db.queryRow(ctx, auth.Principal{}, authFlow, statement{sql: `
-SELECT ` + sessionColumns + `
+// One statement (authRow): a session revoked a moment ago is not read from a replica.
+func (s *IdentityStore) SessionByRefresh(ctx context.Context, hash []byte, now time.Time) (identity.Session, error) {
+	ss, err := scanSession(s.authRow(ctx, auth.Principal{}, `
+SELECT `+sessionColumns+`
 FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
 LEFT JOIN memberships m ON m.tenant_id = s.tenant_id AND m.user_id = s.user_id
-WHERE r.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2`, args: []any{hash, now}}, sessionDest(&ss))
+WHERE r.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2`, hash, now))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return identity.Session{}, identity.ErrRefreshInvalid
 	}
@@ -347,10 +357,8 @@ WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $
 
 // Revoke implements identity.Store.
 func (s *IdentityStore) Revoke(ctx context.Context, sessionID, reason string) error {
-	return s.authTx(ctx, auth.Principal{}, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, revokeSessionSQL, sessionID, reason)
-		return err
-	})
+	// One statement, one round trip (authFlow, as authRow).
+	return s.db.Query(ctx, auth.Principal{}, authFlow, revokeSessionSQL, []any{sessionID, reason}, func(pgx.Rows) error { return nil })
 }
 
 // RaiseSession implements identity.Store.
@@ -386,14 +394,10 @@ func scanChallenge(row pgx.Row) (identity.Challenge, error) {
 }
 
 // Challenge implements identity.Store.
-func (s *IdentityStore) Challenge(ctx context.Context, kind string, hash []byte, now time.Time) (c identity.Challenge, err error) {
-	err = s.authTx(ctx, auth.Principal{}, func(tx pgx.Tx) error {
-		c, err = scanChallenge(tx.QueryRow(ctx, `
+func (s *IdentityStore) Challenge(ctx context.Context, kind string, hash []byte, now time.Time) (identity.Challenge, error) {
+	return scanChallenge(s.authRow(ctx, auth.Principal{}, `
 SELECT kind, token_hash, user_id::text, detail, expires_at FROM auth_challenges
 WHERE token_hash = $1 AND kind = $2 AND used_at IS NULL AND expires_at > $3`, hash, kind, now))
-		return err
-	})
-	return c, err
 }
 
 const consumeChallengeSQL = `
@@ -402,12 +406,8 @@ WHERE token_hash = $1 AND kind = $2 AND used_at IS NULL AND expires_at > $3
 RETURNING kind, token_hash, user_id::text, detail, expires_at`
 
 // ConsumeChallenge implements identity.Store.
-func (s *IdentityStore) ConsumeChallenge(ctx context.Context, kind string, hash []byte, now time.Time) (c identity.Challenge, err error) {
-	err = s.authTx(ctx, auth.Principal{}, func(tx pgx.Tx) error {
-		c, err = scanChallenge(tx.QueryRow(ctx, consumeChallengeSQL, hash, kind, now))
-		return err
-	})
-	return c, err
+func (s *IdentityStore) ConsumeChallenge(ctx context.Context, kind string, hash []byte, now time.Time) (identity.Challenge, error) {
+	return scanChallenge(s.authRow(ctx, auth.Principal{}, consumeChallengeSQL, hash, kind, now))
 }
 
 // VerifyEmail implements identity.Store.
