@@ -22,7 +22,7 @@ BENCH ?= Verify|Allow|Cursor|WriteError|Chain|Idempotency
 BENCH_COUNT ?= 6
 BENCH_PKGS ?= ./shared/auth/ ./shared/ratelimit/ ./shared/httpapi/ ./shared/postgres/ ./shared/dynamo/ ./shared/platform/ ./shared/catalog/
 
-.PHONY: help dev test bench lint vuln fmt build migrate-up migrate-down invoke token stop clean load coldstart
+.PHONY: help dev test bench lint vuln fmt build migrate-up migrate-down invoke token jwks stop clean load coldstart
 
 help: ## List the targets
 	@echo 'usage: make <target> [VAR=value]'
@@ -83,6 +83,9 @@ invoke: ## Invoke one function with an event: FN=entity-lookup EVENT=events/enti
 token: ## Print a local JWT: EMAIL=you@example.com
 	@test -n "$(EMAIL)" || { echo 'usage: make token EMAIL=<address>' >&2; exit 2; }
 	$(GO) run ./infra/local/token -email '$(EMAIL)'
+
+jwks: ## Print the JWKS of a signing key ring, template.yaml's JwtPublicKeys: KEYS=keys.pem (default: the local development key)
+	$(GO) run ./infra/local/jwks $(if $(KEYS),-keys '$(KEYS)')
 
 load: ## Load test: SCENARIO=phase1|phase2|saturation (VUS=, DURATION=, LOGIN=token|password, WRITE=create|edit)
 	bash infra/loadtest/load.sh

@@ -81,6 +81,11 @@ type Function struct {
 	P50                 float64 `json:"first_response_p50_ms"`
 	P90                 float64 `json:"first_response_p90_ms"`
 	DeltaHelloMS        float64 `json:"delta_to_hello_p50_ms"`
+	// StartMS is the cold p50 less the warm p50: what the start itself adds to an invocation, without the
+	// event's own work. It tells a slow start from a slow handler: a function whose first response waits
+	// on deliberate work (auth-signup's password hash) is far from hello-world's cold p50 for that work
+	// alone. Zero without warm invocations.
+	StartMS float64 `json:"start_p50_ms"`
 	// Warm is the number of warm invocations before RSS was read; WarmP50 their median latency.
 	Warm    int     `json:"warm_invocations"`
 	WarmP50 float64 `json:"warm_p50_ms"`
@@ -130,6 +135,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	}
 	env, err := localrun.DevEnv(getenv, signer)
 	if err != nil {
+		return err
+	}
+	if env, err = publicKeyEnv(env, signer); err != nil {
 		return err
 	}
 	// The local database is prepared as `make dev` prepares it (migrations, roles, seed).
@@ -369,10 +377,28 @@ func functionEnv(env func(string) string) []string {
 // ownVariables are variables the template sets in the Environment of only some functions, not in the
 // Globals: the rig gives each to the functions that declare it and no other. Given to every function,
 // DATABASE_MAINTENANCE_URL made each cold start open and connect a second pool (a second Postgres session
-// through the pooler) that in Lambda only the cross-tenant maintenance functions have. The JWT signing
-// variables are not among them: the rig's functions verify tokens with the development key ring, where in
-// AWS a function without it fetches the JWKS (JWT_JWKS_URL) on its first request.
-var ownVariables = []string{"DATABASE_MAINTENANCE_URL"}
+// through the pooler) that in Lambda only the cross-tenant maintenance functions have. The signing keys go
+// to the functions that issue tokens; every function verifies tokens with the development key's public
+// half, JWT_PUBLIC_KEY (publicKeyEnv), as in AWS with template.yaml's JwtPublicKeys set.
+var ownVariables = []string{"DATABASE_MAINTENANCE_URL", "JWT_SIGNING_KEYS", "JWT_SIGNING_KID"}
+
+// publicKeyEnv is env with JWT_PUBLIC_KEY, unless set, the development signer's JWKS: what
+// template.yaml's JwtPublicKeys gives every function (see `make jwks`).
+func publicKeyEnv(env func(string) string, signer *auth.Signer) (func(string) string, error) {
+	if env("JWT_PUBLIC_KEY") != "" {
+		return env, nil
+	}
+	doc, err := signer.JWKS()
+	if err != nil {
+		return nil, err
+	}
+	return func(k string) string {
+		if k == "JWT_PUBLIC_KEY" {
+			return string(doc)
+		}
+		return env(k)
+	}, nil
+}
 
 // envFor returns base without the ownVariables that the template does not set for the function name
 // (hello-world and functions the template lacks get base).
@@ -734,6 +760,9 @@ func summarize(f *Function, helloP50 float64) {
 	if !math.IsNaN(helloP50) && len(first) > 0 {
 		f.DeltaHelloMS = math.Round((f.P50-helloP50)*1000) / 1000
 	}
+	if f.Warm > 0 && len(first) > 0 {
+		f.StartMS = math.Round((f.P50-f.WarmP50)*1000) / 1000
+	}
 	f.Pass = f.Failure == "" && len(first) > 0 && f.DeltaHelloMS <= targetDeltaMS && float64(f.SizeBytes)/1e6 <= targetSizeMB
 }
 
@@ -749,7 +778,7 @@ func statusList(counts map[string]int) string {
 
 func printTable(w io.Writer, fns []*Function) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "function	size MB	init p50 ms	cold p50 ms	cold p90 ms	vs hello ms	faults p50	warm p50 ms	VmRSS MB		cold responses	all responses	")
+	fmt.Fprintln(tw, "function	size MB	init p50 ms	cold p50 ms	cold p90 ms	vs hello ms	cold-warm ms	faults p50	warm p50 ms	VmRSS MB		cold responses	all responses	")
 	for _, f := range fns {
 		verdict := "ok"
 		if !f.Pass {
@@ -759,8 +788,12 @@ func printTable(w io.Writer, fns []*Function) {
 		if f.Failure != "" {
 			cold, all = "FAILED", strings.SplitN(f.Failure, "\n", 2)[0]
 		}
-		fmt.Fprintf(tw, "%s	%.1f	%.2f	%.2f	%.2f	%+.2f	%d	%.2f	%.1f	%s	%s	%s	\n", f.Name, float64(f.SizeBytes)/1e6, f.InitP50, f.P50, f.P90,
-			f.DeltaHelloMS, f.FaultsP50, f.WarmP50, float64(f.RSSKB)/1024, verdict, cold, all)
+		start := "-"
+		if f.Warm > 0 {
+			start = fmt.Sprintf("%.2f", f.StartMS)
+		}
+		fmt.Fprintf(tw, "%s	%.1f	%.2f	%.2f	%.2f	%+.2f	%s	%d	%.2f	%.1f	%s	%s	%s	\n", f.Name, float64(f.SizeBytes)/1e6, f.InitP50, f.P50, f.P90,
+			f.DeltaHelloMS, start, f.FaultsP50, f.WarmP50, float64(f.RSSKB)/1024, verdict, cold, all)
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "targets: cold p50 within %.0f ms of hello-world, stripped size <= %.0f MB\n", targetDeltaMS, targetSizeMB)
