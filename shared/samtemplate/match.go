@@ -33,14 +33,17 @@ func NewRouter(t *Template) *Router {
 }
 
 // Lookup finds the route for method and path. ok is false when no route matches (API Gateway's 404).
+// It scores every route without building anything, then takes the path parameters of the best one: the
+// local runner looks up every request among a hundred routes.
 func (r *Router) Lookup(method, path string) (m Match, ok bool) {
 	segs := split(path)
-	bestScore := -1
-	for _, e := range r.entries {
+	best, bestScore := -1, -1
+	for i := range r.entries {
+		e := &r.entries[i]
 		if e.route.Method != method && e.route.Method != "ANY" {
 			continue
 		}
-		params, score, hit := matchSegs(e.segs, segs)
+		score, hit := matchSegs(e.segs, segs, nil)
 		if !hit {
 			continue
 		}
@@ -49,46 +52,54 @@ func (r *Router) Lookup(method, path string) (m Match, ok bool) {
 			score++ // an exact method beats ANY at the same specificity
 		}
 		if score > bestScore {
-			bestScore = score
-			m = Match{Function: e.fn, Route: e.route, Params: params}
+			best, bestScore = i, score
 		}
 	}
-	return m, bestScore >= 0
+	if best < 0 {
+		return Match{}, false
+	}
+	e := &r.entries[best]
+	params := map[string]string{}
+	matchSegs(e.segs, segs, params)
+	return Match{Function: e.fn, Route: e.route, Params: params}, true
 }
 
 // matchSegs scores a match: each literal segment counts 2, each parameter 1, a greedy tail 0, so the most
-// specific route wins.
-func matchSegs(pattern, path []string) (map[string]string, int, bool) {
-	params := map[string]string{}
+// specific route wins. When params is not nil, a match's path parameters are added to it.
+func matchSegs(pattern, path []string, params map[string]string) (int, bool) {
 	score := 0
 	for i, p := range pattern {
 		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "+}") {
 			if i >= len(path) {
-				return nil, 0, false
+				return 0, false
 			}
-			params[strings.TrimSuffix(strings.TrimPrefix(p, "{"), "+}")] = strings.Join(path[i:], "/")
-			return params, score, true
+			if params != nil {
+				params[strings.TrimSuffix(strings.TrimPrefix(p, "{"), "+}")] = strings.Join(path[i:], "/")
+			}
+			return score, true
 		}
 		if i >= len(path) {
-			return nil, 0, false
+			return 0, false
 		}
 		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
 			if path[i] == "" {
-				return nil, 0, false
+				return 0, false
 			}
-			params[p[1:len(p)-1]] = path[i]
+			if params != nil {
+				params[p[1:len(p)-1]] = path[i]
+			}
 			score++
 			continue
 		}
 		if p != path[i] {
-			return nil, 0, false
+			return 0, false
 		}
 		score += 2
 	}
 	if len(pattern) != len(path) {
-		return nil, 0, false
+		return 0, false
 	}
-	return params, score, true
+	return score, true
 }
 
 func split(p string) []string {

@@ -95,3 +95,19 @@ func TestRouterLookup(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkRouterLookup routes a request among the real template's routes, as the local runner does for
+// every request.
+func BenchmarkRouterLookup(b *testing.B) {
+	tpl, _, err := FindAndLoad(".")
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := NewRouter(tpl)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := r.Lookup("GET", "/horses/0195a3f2-7c1e-7d4a-9b1e-2f3c4d5e6f70"); !ok {
+			b.Fatal("no route")
+		}
+	}
+}
