@@ -67,6 +67,22 @@ func TestJWKSFetchPolicy(t *testing.T) {
 		})
 	})
 
+	// template.yaml's JwtPublicKeys: the published keys given as JWT_PUBLIC_KEY beside the JWKS URL. A cold
+	// start verifies without a fetch; a key added since (rotation) is fetched as before.
+	t.Run("keys given as JWT_PUBLIC_KEY spare the fetch until a kid they lack", func(t *testing.T) {
+		t.Parallel()
+		clock := newFakeClock()
+		srv := newJWKSServer(t, jwksDoc(t, k1, k2))
+		v := newTestVerifier(t, config.JWT{JWKSURL: srv.URL, PublicKey: string(jwksDoc(t, k1))}, clock.Now)
+		runSteps(t, clock, v, srv, []verifyStep{
+			{name: "a given key", key: k1, wantHits: 0},
+			{name: "again", advance: time.Hour, key: k1, wantHits: 0},
+			{name: "a key added since fetches", key: k2, wantHits: 1},
+			{name: "and is cached", key: k2, wantHits: 1},
+			{name: "an unknown kid is refused", advance: 31 * time.Second, key: ghost, wantErr: ErrInvalidToken, wantHits: 2},
+		})
+	})
+
 	t.Run("HS256 tokens never fetch the JWKS", func(t *testing.T) {
 		t.Parallel()
 		clock := newFakeClock()
